@@ -1,0 +1,22 @@
+# Tessera in a container: build the native addons and Prisma clients in one stage, run as a
+# non-root user in a slim one. The server applies pending migrations when it starts.
+FROM node:20-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY scripts/prisma-generate.mjs scripts/
+COPY prisma/models.prisma prisma/
+RUN npm ci --omit=dev
+COPY . .
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 TESSERA_DATA_DIR=/app/data DATABASE_URL=file:/app/data/tessera.db
+WORKDIR /app
+COPY --from=build --chown=node:node /app /app
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+VOLUME /app/data
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["sh", "-c", "node bin/tessera.js migrate && exec node bin/tessera.js serve"]

@@ -1,0 +1,50 @@
+// tessera token …
+import type { Command } from 'commander';
+import { issueAdminToken } from '../domain/admin-tokens.js';
+import { AdminError } from '../domain/errors.js';
+import { seconds } from './clients.js';
+import { describe, output, withTessera, type GlobalOptions } from './context.js';
+
+export function tokenCommands(program: Command, globals: () => GlobalOptions): void {
+  const token = program.command('token').description('issue, revoke and prune tokens');
+
+  token
+    .command('create')
+    .description('issue an access token for a user from the command line')
+    .requiredOption('--user <username>', 'the user the token speaks for')
+    .requiredOption('--client <client_id>', 'the client it is issued to (its format, scopes and audience apply)')
+    .option('--scope <scope>', "scope (repeatable; default: all of the client's)", (v: string, p: string[] = []) => [
+      ...p,
+      ...v.split(' ').filter(Boolean),
+    ])
+    .option('--ttl <seconds>', "lifetime (default: the client's access token lifetime)", seconds)
+    .action(async (opts: { user: string; client: string; scope?: string[]; ttl?: number }) => {
+      const issued = await withTessera((t) => issueAdminToken(t, opts.user, opts.client, opts.scope, opts.ttl));
+      output(globals(), issued, () => describe(issued));
+    });
+
+  token
+    .command('revoke [token]')
+    .description('revoke one token, or with --user everything a user holds')
+    .option('--user <username>', 'revoke every token of this user')
+    .action(async (value: string | undefined, opts: { user?: string }) => {
+      if ((value === undefined) === (opts.user === undefined)) throw new AdminError('give either a token or --user, not both');
+      if (opts.user !== undefined) {
+        const username = opts.user;
+        await withTessera((t) => t.users.revokeEverything(username));
+        output(globals(), { username, revoked: 'all' }, () => `revoked every token of ${username}`);
+        return;
+      }
+      const outcome = await withTessera((t) => t.revocation.revoke(value!, null));
+      if (outcome === 'not-found') throw new AdminError('no such active token (unknown, expired, or not issued here)');
+      output(globals(), { revoked: true }, () => 'token revoked');
+    });
+
+  token
+    .command('prune')
+    .description('delete expired and long-revoked rows now')
+    .action(async () => {
+      const counts = await withTessera((t) => t.store.prune(new Date()));
+      output(globals(), counts, () => describe(counts));
+    });
+}

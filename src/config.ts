@@ -1,0 +1,82 @@
+// Every setting Tessera reads from its environment, read and validated once.
+import { resolve } from 'node:path';
+
+export type Dialect = 'sqlite' | 'postgresql';
+
+export interface Config {
+  port: number;
+  host: string;
+  issuer: string;
+  databaseUrl: string;
+  dialect: Dialect;
+  /** Where the embedded default keeps its files (SQLite database, generated secret). */
+  dataDir: string;
+  /** TESSERA_SECRET as given; when absent, src/secret.ts generates one into dataDir. */
+  secret: string | undefined;
+  logLevel: string;
+  /** One log line per request; off by default, since /metrics counts requests. */
+  logRequests: boolean;
+  /** Background removal of expired and revoked rows; 0 turns it off. */
+  pruneIntervalMs: number;
+  /** How often an SQLite instance reads the change feed written by other processes. */
+  changePollMs: number;
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULT_DATABASE_URL = 'file:./data/tessera.db';
+
+export function dialectOf(databaseUrl: string): Dialect {
+  if (databaseUrl.startsWith('file:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return 'postgresql';
+  throw new ConfigError('DATABASE_URL must start with file: (SQLite) or postgresql:// (PostgreSQL)');
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
+  }
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const host = env.HOST || '127.0.0.1';
+  const issuer = (env.TESSERA_ISSUER || `http://localhost:${port}`).replace(/\/+$/, '');
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(issuer);
+  } catch {
+    throw new ConfigError(`TESSERA_ISSUER is not a URL: "${issuer}"`);
+  }
+  if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') {
+    throw new ConfigError('TESSERA_ISSUER must be an http(s) URL');
+  }
+  if (issuerUrl.search || issuerUrl.hash) {
+    throw new ConfigError('TESSERA_ISSUER must not have a query or fragment (RFC 8414 §2)');
+  }
+  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const dialect = dialectOf(databaseUrl);
+  const secret = env.TESSERA_SECRET || undefined;
+  if (secret !== undefined && secret.length < 32) {
+    throw new ConfigError('TESSERA_SECRET must be at least 32 characters (use `openssl rand -base64 32`)');
+  }
+  return {
+    port,
+    host,
+    issuer,
+    databaseUrl,
+    dialect,
+    dataDir: resolve(env.TESSERA_DATA_DIR || 'data'),
+    secret,
+    logLevel: env.LOG_LEVEL || 'info',
+    logRequests: env.TESSERA_LOG_REQUESTS === 'true',
+    pruneIntervalMs: integer(env, 'TESSERA_PRUNE_INTERVAL_MS', 60_000, 0, 86_400_000),
+    changePollMs: integer(env, 'TESSERA_CHANGE_POLL_MS', 200, 20, 1000),
+    trustProxy: env.TESSERA_TRUST_PROXY === 'true',
+  };
+}

@@ -1,0 +1,24 @@
+// Client secrets are generated here with 256 random bits, so a keyed fast digest (HMAC-SHA256)
+// stores them safely: there is nothing to brute-force, and the client_credentials path pays no
+// slow hash. The key derives from TESSERA_SECRET, so a stolen database alone does not verify.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { CLIENT_SECRET_PREFIX, newOpaqueToken } from '../tokens/opaque.js';
+
+export class ClientSecrets {
+  constructor(private readonly key: Buffer) {}
+
+  generate(): { secret: string; digest: string } {
+    const secret = newOpaqueToken(CLIENT_SECRET_PREFIX);
+    return { secret, digest: this.digest(secret) };
+  }
+
+  digest(secret: string): string {
+    return createHmac('sha256', this.key).update(secret).digest('hex');
+  }
+
+  matches(secret: string, digest: string): boolean {
+    const a = Buffer.from(this.digest(secret), 'hex');
+    const b = Buffer.from(digest, 'hex');
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}

@@ -1,0 +1,52 @@
+// One shape for every error: JSON {error, error_description} with the RFC's code and status.
+// Nothing from inside the server (messages of unexpected errors, stack traces) reaches a response.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError } from '../domain/errors.js';
+
+export interface ErrorBody {
+  error: string;
+  error_description: string;
+}
+
+function fromFastify(error: FastifyError): { status: number; body: ErrorBody } | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'invalid_request', error_description: 'Invalid request: the body is too large' } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 400,
+        body: {
+          error: 'invalid_request',
+          error_description: 'Invalid request: send application/x-www-form-urlencoded or application/json',
+        },
+      };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_request', error_description: 'Invalid request: the body cannot be read' } };
+  }
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    // Fastify's own 4xx (malformed JSON, bad headers): its message says what, and nothing secret.
+    return { status: error.statusCode, body: { error: 'invalid_request', error_description: `Invalid request: ${error.message}` } };
+  }
+  return null;
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((thrown: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (thrown instanceof OAuthError && thrown.code < 500) {
+      // RFC 6749 §5.2: invalid_client is 401, with a Basic challenge when the client tried Basic.
+      if (thrown.name === 'invalid_client') {
+        if (/^Basic\b/i.test(request.headers.authorization ?? ''))
+          reply.header('WWW-Authenticate', 'Basic realm="tessera", charset="UTF-8"');
+        return reply.code(401).send({ error: thrown.name, error_description: thrown.message });
+      }
+      return reply.code(thrown.code).send({ error: thrown.name, error_description: thrown.message });
+    }
+    const known = thrown instanceof OAuthError ? null : fromFastify(thrown as FastifyError);
+    if (known) return reply.code(known.status).send(known.body);
+    request.log.error({ err: thrown instanceof OAuthError ? ((thrown as { inner?: unknown }).inner ?? thrown) : thrown }, 'request failed');
+    return reply.code(500).send({ error: 'server_error', error_description: 'The server could not handle the request' });
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'No such endpoint' }));
+}

@@ -1,0 +1,30 @@
+// GET /.well-known/oauth-authorization-server — RFC 8414 server metadata.
+import type { FastifyInstance } from 'fastify';
+import type { Tessera } from '../tessera.js';
+
+export function metadataRoute(app: FastifyInstance, tessera: Tessera): void {
+  const issuer = tessera.config.issuer;
+  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
+    const clients = await tessera.clients.list();
+    const scopes = new Set(clients.flatMap((c) => c.scopes));
+    // The deprecated password grant is advertised only while some client is registered for it.
+    const grants = ['authorization_code', 'client_credentials', 'refresh_token'];
+    if (clients.some((c) => c.grants.includes('password'))) grants.push('password');
+    return reply.header('Cache-Control', 'public, max-age=60').send({
+      issuer,
+      authorization_endpoint: `${issuer}/authorize`,
+      token_endpoint: `${issuer}/token`,
+      introspection_endpoint: `${issuer}/introspect`,
+      revocation_endpoint: `${issuer}/revoke`,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      grant_types_supported: grants,
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+      code_challenge_methods_supported: ['S256'],
+      scopes_supported: [...scopes].sort(),
+    });
+  });
+}

@@ -1,0 +1,24 @@
+// The one logger. Secrets never reach it: request logs carry no headers or bodies, and these
+// paths are redacted should anything ever log them.
+import pino, { type Logger } from 'pino';
+
+/** For the admin command: warnings as plain lines on stderr, not JSON. */
+const plainStderr = {
+  write(line: string) {
+    const { msg } = JSON.parse(line) as { msg?: string };
+    process.stderr.write(`tessera: ${msg ?? line}\n`);
+  },
+};
+
+export function createLogger(level: string, target: 'stdout' | 'cli' = 'stdout'): Logger {
+  return pino(
+    {
+      level,
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'password', 'client_secret', 'token', 'refresh_token', 'access_token'],
+        censor: '[redacted]',
+      },
+    },
+    target === 'cli' ? plainStderr : pino.destination(1),
+  );
+}

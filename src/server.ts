@@ -1,0 +1,29 @@
+// Runs the server: open the core (migrating the database), serve, and stop cleanly on a signal.
+import type { Config } from './config.js';
+import { buildApp } from './app.js';
+import { createLogger } from './logger.js';
+import { Tessera } from './tessera.js';
+
+export async function serve(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const tessera = await Tessera.open(config, log, { background: true, migrate: true });
+  for (const client of await tessera.clients.list()) {
+    if (client.grants.includes('password')) {
+      log.warn({ client: client.id, name: client.name }, 'client is registered for the password grant, which RFC 9700 deprecates');
+    }
+  }
+  const app = await buildApp(tessera);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await app.close();
+    await tessera.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  await app.listen({ port: config.port, host: config.host });
+  log.info({ issuer: config.issuer, database: config.dialect }, 'tessera is serving');
+}

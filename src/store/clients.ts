@@ -1,0 +1,78 @@
+// Registered OAuth clients.
+import type { Db } from './database.js';
+import type { ChangeFeed } from './change-feed.js';
+
+export type TokenFormat = 'opaque' | 'jwt';
+
+export interface ClientRecord {
+  id: string;
+  name: string;
+  secretDigest: string | null;
+  grants: string[];
+  scopes: string[];
+  redirectUris: string[];
+  tokenFormat: TokenFormat;
+  accessTtl: number;
+  refreshTtl: number;
+  audience: string | null;
+  canIntrospect: boolean;
+  browser: boolean;
+  createdAt: Date;
+}
+
+type ClientRow = Awaited<ReturnType<Db['client']['findUniqueOrThrow']>>;
+
+const list = (value: string) => value.split(' ').filter((s) => s !== '');
+
+function fromRow(row: ClientRow): ClientRecord {
+  return {
+    ...row,
+    grants: list(row.grants),
+    scopes: list(row.scopes),
+    redirectUris: list(row.redirectUris),
+    tokenFormat: row.tokenFormat === 'jwt' ? 'jwt' : 'opaque',
+  };
+}
+
+export class ClientStore {
+  constructor(
+    private readonly db: Db,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  async create(client: Omit<ClientRecord, 'createdAt'>): Promise<ClientRecord> {
+    const row = await this.db.client.create({
+      data: {
+        ...client,
+        grants: client.grants.join(' '),
+        scopes: client.scopes.join(' '),
+        redirectUris: client.redirectUris.join(' '),
+      },
+    });
+    return fromRow(row);
+  }
+
+  async byId(id: string): Promise<ClientRecord | null> {
+    const row = await this.db.client.findUnique({ where: { id } });
+    return row && fromRow(row);
+  }
+
+  async list(): Promise<ClientRecord[]> {
+    return (await this.db.client.findMany({ orderBy: { createdAt: 'asc' } })).map(fromRow);
+  }
+
+  async setSecretDigest(id: string, secretDigest: string): Promise<void> {
+    await this.feed.commit([this.db.client.update({ where: { id }, data: { secretDigest } })], [{ kind: 'client', subject: id }]);
+  }
+
+  /** Deletes the client and, by cascade, every token and code issued to it. */
+  async delete(id: string): Promise<void> {
+    await this.feed.commit([this.db.client.delete({ where: { id } })], [{ kind: 'client', subject: id }]);
+  }
+
+  /** The longest access token lifetime any client has: how long a retired key must stay published. */
+  async longestAccessTtl(): Promise<number> {
+    const result = await this.db.client.aggregate({ _max: { accessTtl: true } });
+    return result._max.accessTtl ?? 0;
+  }
+}

@@ -1,0 +1,40 @@
+// JWT signing keys. Private keys are stored encrypted (see src/tokens/keys.ts).
+import type { Db } from './database.js';
+import type { ChangeFeed } from './change-feed.js';
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: string;
+  privateKeyEnc: string;
+  createdAt: Date;
+  retiredAt: Date | null;
+  publishUntil: Date | null;
+}
+
+export class KeyStore {
+  constructor(
+    private readonly db: Db,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  /** Keys still published: the signing key and retired keys whose tokens may not have expired. */
+  published(now: Date): Promise<SigningKeyRecord[]> {
+    return this.db.signingKey.findMany({
+      where: { OR: [{ publishUntil: null }, { publishUntil: { gt: now } }] },
+      orderBy: { createdAt: 'desc' },
+    });
+  }
+
+  /** Adds a key that signs from now on; every other signing key retires, published until publishUntil. */
+  async rotateTo(key: Omit<SigningKeyRecord, 'createdAt' | 'retiredAt' | 'publishUntil'>, publishUntil: Date): Promise<void> {
+    const now = new Date();
+    await this.feed.commit(
+      [
+        this.db.signingKey.updateMany({ where: { retiredAt: null }, data: { retiredAt: now, publishUntil } }),
+        this.db.signingKey.create({ data: { ...key, createdAt: now } }),
+      ],
+      [{ kind: 'keys', subject: key.kid }],
+    );
+  }
+}

@@ -1,0 +1,59 @@
+// Removes rows nothing needs any more, in small batches so that no long transaction blocks the
+// token endpoints: expired tokens, codes and grants, grants revoked long ago, old change events,
+// and signing keys past their publication.
+import type { Db } from './database.js';
+
+const BATCH = 500;
+const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;
+const CHANGE_EVENT_RETENTION_MS = 3600_000;
+
+export type PruneCounts = Record<
+  'accessTokens' | 'refreshTokens' | 'grants' | 'revokedJwts' | 'codes' | 'changeEvents' | 'signingKeys',
+  number
+>;
+
+async function inBatches(find: () => Promise<unknown[]>, remove: (keys: unknown[]) => Promise<{ count: number }>, max: number) {
+  let removed = 0;
+  while (removed < max) {
+    const keys = await find();
+    if (keys.length === 0) break;
+    removed += (await remove(keys)).count;
+    if (keys.length < BATCH) break;
+  }
+  return removed;
+}
+
+export async function pruneExpired(db: Db, now: Date, max = Number.MAX_SAFE_INTEGER): Promise<PruneCounts> {
+  const take = BATCH;
+  const digests = (rows: { digest: string }[]) => rows.map((r) => r.digest);
+  const asStrings = (keys: unknown[]) => keys as string[];
+  return {
+    accessTokens: await inBatches(
+      async () => digests(await db.accessToken.findMany({ where: { expiresAt: { lt: now } }, select: { digest: true }, take })),
+      (keys) => db.accessToken.deleteMany({ where: { digest: { in: asStrings(keys) } } }),
+      max,
+    ),
+    refreshTokens: await inBatches(
+      async () => digests(await db.refreshToken.findMany({ where: { expiresAt: { lt: now } }, select: { digest: true }, take })),
+      (keys) => db.refreshToken.deleteMany({ where: { digest: { in: asStrings(keys) } } }),
+      max,
+    ),
+    grants: await inBatches(
+      async () =>
+        (
+          await db.grant.findMany({
+            where: { OR: [{ expiresAt: { lt: now } }, { revokedAt: { lt: new Date(now.getTime() - REVOKED_GRANT_RETENTION_MS) } }] },
+            select: { id: true },
+            take,
+          })
+        ).map((r) => r.id),
+      (keys) => db.grant.deleteMany({ where: { id: { in: asStrings(keys) } } }),
+      max,
+    ),
+    revokedJwts: (await db.revokedJwt.deleteMany({ where: { expiresAt: { lt: now } } })).count,
+    codes: (await db.authorizationCode.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - 3600_000) } } })).count,
+    changeEvents: (await db.changeEvent.deleteMany({ where: { createdAt: { lt: new Date(now.getTime() - CHANGE_EVENT_RETENTION_MS) } } }))
+      .count,
+    signingKeys: (await db.signingKey.deleteMany({ where: { publishUntil: { lt: now } } })).count,
+  };
+}

@@ -1,0 +1,139 @@
+// Grants (refresh token families), refresh tokens, opaque access tokens and revoked JWTs.
+// Tokens are stored and looked up by digest only.
+import type { Db } from './database.js';
+import type { ChangeFeed } from './change-feed.js';
+
+export interface AccessTokenRecord {
+  digest: string;
+  clientId: string;
+  userId: string | null;
+  grantId: string | null;
+  scope: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface GrantRecord {
+  id: string;
+  clientId: string;
+  userId: string;
+  scope: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface RefreshTokenRecord {
+  digest: string;
+  grantId: string;
+  parentDigest: string | null;
+  scope: string;
+  createdAt: Date;
+  expiresAt: Date;
+  consumedAt: Date | null;
+  revokedAt: Date | null;
+  grant: GrantRecord;
+}
+
+export interface NewAccessToken {
+  digest: string;
+  clientId: string;
+  userId: string | null;
+  grantId: string | null;
+  scope: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface NewRefreshToken {
+  digest: string;
+  parentDigest: string | null;
+  scope: string;
+  expiresAt: Date;
+}
+
+export class TokenStore {
+  constructor(
+    private readonly db: Db,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  async saveAccessToken(token: NewAccessToken): Promise<void> {
+    await this.db.accessToken.create({ data: token });
+  }
+
+  accessToken(digest: string): Promise<AccessTokenRecord | null> {
+    return this.db.accessToken.findUnique({ where: { digest } });
+  }
+
+  grant(id: string): Promise<GrantRecord | null> {
+    return this.db.grant.findUnique({ where: { id } });
+  }
+
+  refreshToken(digest: string): Promise<RefreshTokenRecord | null> {
+    return this.db.refreshToken.findUnique({ where: { digest }, include: { grant: true } });
+  }
+
+  /** A new grant with its first refresh token and, for opaque tokens, its first access token. */
+  async startGrant(grant: Omit<GrantRecord, 'createdAt' | 'revokedAt'>, refresh: NewRefreshToken, access: NewAccessToken | null) {
+    await this.db.$transaction([
+      this.db.grant.create({ data: grant }),
+      this.db.refreshToken.create({ data: { ...refresh, grantId: grant.id } }),
+      ...(access ? [this.db.accessToken.create({ data: access })] : []),
+    ]);
+  }
+
+  /**
+   * Marks a refresh token used. Only one caller can win: the update is conditional on the token
+   * being unused, and the database serialises it. Returns false to every loser.
+   */
+  async consumeRefreshToken(digest: string): Promise<boolean> {
+    const { count } = await this.db.refreshToken.updateMany({
+      where: { digest, consumedAt: null, revokedAt: null },
+      data: { consumedAt: new Date() },
+    });
+    return count === 1;
+  }
+
+  /** The next refresh token of a grant (and its access token), extending the grant's life. */
+  async continueGrant(grantId: string, refresh: NewRefreshToken, access: NewAccessToken | null, expiresAt: Date) {
+    await this.db.$transaction([
+      this.db.refreshToken.create({ data: { ...refresh, grantId } }),
+      ...(access ? [this.db.accessToken.create({ data: access })] : []),
+      this.db.grant.updateMany({ where: { id: grantId, expiresAt: { lt: expiresAt } }, data: { expiresAt } }),
+    ]);
+  }
+
+  /** Revokes a grant: every refresh token of the family, and every access token issued from it. */
+  async revokeGrant(grantId: string): Promise<void> {
+    const now = new Date();
+    await this.feed.commit(
+      [
+        this.db.grant.updateMany({ where: { id: grantId, revokedAt: null }, data: { revokedAt: now } }),
+        this.db.refreshToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } }),
+        this.db.accessToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } }),
+      ],
+      [{ kind: 'grant', subject: grantId }],
+    );
+  }
+
+  async revokeAccessToken(digest: string): Promise<void> {
+    await this.feed.commit(
+      [this.db.accessToken.updateMany({ where: { digest, revokedAt: null }, data: { revokedAt: new Date() } })],
+      [{ kind: 'access', subject: digest }],
+    );
+  }
+
+  async revokeJwt(jti: string, expiresAt: Date): Promise<void> {
+    await this.feed.commit(
+      [this.db.revokedJwt.upsert({ where: { jti }, create: { jti, expiresAt }, update: {} })],
+      [{ kind: 'jwt', subject: `${jti} ${expiresAt.getTime()}` }],
+    );
+  }
+
+  /** Revoked JWTs that have not expired yet: few enough to hold in memory whole. */
+  revokedJwts(now: Date): Promise<{ jti: string; expiresAt: Date }[]> {
+    return this.db.revokedJwt.findMany({ where: { expiresAt: { gt: now } } });
+  }
+}

@@ -1,0 +1,58 @@
+// Mints access tokens in the client's registered format, and refresh tokens. Persisting them is
+// the caller's job, so that a grant's tokens are written in one transaction.
+import type { ClientRecord } from '../store/clients.js';
+import type { NewAccessToken } from '../store/tokens.js';
+import { signAccessToken } from './jwt.js';
+import type { KeyRing } from './keys.js';
+import { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, newOpaqueToken, tokenDigest } from './opaque.js';
+
+export interface MintedAccessToken {
+  token: string;
+  expiresAt: Date;
+  /** The row to store for an opaque token; null for a JWT, which is not stored. */
+  record: NewAccessToken | null;
+}
+
+export interface AccessTokenRequest {
+  client: ClientRecord;
+  userId: string | null;
+  scope: string;
+  grantId: string | null;
+  ttlSeconds?: number;
+}
+
+export class TokenIssuer {
+  constructor(
+    private readonly keys: KeyRing,
+    private readonly issuer: string,
+  ) {}
+
+  async accessToken({ client, userId, scope, grantId, ttlSeconds = client.accessTtl }: AccessTokenRequest): Promise<MintedAccessToken> {
+    const iat = Math.floor(Date.now() / 1000);
+    const expiresAt = new Date((iat + ttlSeconds) * 1000);
+    if (client.tokenFormat === 'jwt') {
+      const { token } = await signAccessToken(this.keys, {
+        iss: this.issuer,
+        sub: userId ?? client.id,
+        aud: client.audience ?? this.issuer,
+        client_id: client.id,
+        scope,
+        iat,
+        exp: iat + ttlSeconds,
+        ...(grantId ? { sid: grantId } : {}),
+      });
+      return { token, expiresAt, record: null };
+    }
+    const token = newOpaqueToken(ACCESS_TOKEN_PREFIX);
+    return {
+      token,
+      expiresAt,
+      record: { digest: tokenDigest(token), clientId: client.id, userId, grantId, scope, issuedAt: new Date(iat * 1000), expiresAt },
+    };
+  }
+
+  refreshToken(): { token: string; digest: string } {
+    const token = newOpaqueToken(REFRESH_TOKEN_PREFIX);
+    return { token, digest: tokenDigest(token) };
+  }
+}

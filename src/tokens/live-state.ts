@@ -1,0 +1,122 @@
+// What the hot paths (/introspect, /token/verify, client authentication) need to know, held in
+// memory so that a valid token is answered without a database round trip:
+// bounded LRU caches of access tokens (by digest), users, clients and grants, loaded from the
+// database on a miss, and the whole (small) set of revoked-but-unexpired JWT ids.
+// Every change that could make a cached entry wrong arrives through the change feed
+// (src/store/change-feed.ts) and evicts it: at once on the instance that made the change, within
+// a second on every other.
+import { LRUCache } from 'lru-cache';
+import type { Change } from '../store/change-feed.js';
+import type { Store } from '../store/store.js';
+import type { ClientRecord } from '../store/clients.js';
+import type { AccessTokenRecord, GrantRecord } from '../store/tokens.js';
+import type { UserRecord } from '../store/users.js';
+import type { KeyRing } from './keys.js';
+
+/**
+ * A cache that loads on a miss. A load that started before an eviction is not cached: its
+ * answer may predate the change that caused the eviction.
+ */
+export class LoadingCache<V> {
+  private readonly entries: LRUCache<string, { value: V }>;
+  private generation = 0;
+
+  constructor(
+    max: number,
+    private readonly load: (key: string) => Promise<V>,
+  ) {
+    this.entries = new LRUCache({ max });
+  }
+
+  async get(key: string): Promise<V> {
+    const hit = this.entries.get(key);
+    if (hit) return hit.value;
+    const generation = this.generation;
+    const value = await this.load(key);
+    if (generation === this.generation) this.entries.set(key, { value });
+    return value;
+  }
+
+  evict(key: string): void {
+    this.generation++;
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+export interface CacheSizes {
+  accessTokens: number;
+  users: number;
+  clients: number;
+  grants: number;
+}
+
+export const DEFAULT_CACHE_SIZES: CacheSizes = { accessTokens: 200_000, users: 50_000, clients: 10_000, grants: 100_000 };
+
+export class LiveState {
+  readonly accessTokens: LoadingCache<AccessTokenRecord | null>;
+  readonly users: LoadingCache<UserRecord | null>;
+  readonly clients: LoadingCache<ClientRecord | null>;
+  readonly grants: LoadingCache<GrantRecord | null>;
+  private revokedJtis = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly keys: KeyRing,
+    private readonly onError: (error: unknown) => void,
+    sizes: CacheSizes = DEFAULT_CACHE_SIZES,
+  ) {
+    this.accessTokens = new LoadingCache(sizes.accessTokens, (digest) => store.tokens.accessToken(digest));
+    this.users = new LoadingCache(sizes.users, (id) => store.users.byId(id));
+    this.clients = new LoadingCache(sizes.clients, (id) => store.clients.byId(id));
+    this.grants = new LoadingCache(sizes.grants, (id) => store.tokens.grant(id));
+  }
+
+  async loadRevokedJwts(): Promise<void> {
+    const rows = await this.store.tokens.revokedJwts(new Date());
+    this.revokedJtis = new Map(rows.map((r) => [r.jti, r.expiresAt.getTime()]));
+  }
+
+  isJwtRevoked(jti: string): boolean {
+    return this.revokedJtis.has(jti);
+  }
+
+  /** Drops revoked JWT ids whose tokens have expired anyway. */
+  forgetExpired(now = Date.now()): void {
+    for (const [jti, exp] of this.revokedJtis) if (exp <= now) this.revokedJtis.delete(jti);
+  }
+
+  apply(change: Change): void {
+    switch (change.kind) {
+      case 'user':
+        return this.users.evict(change.subject);
+      case 'client':
+        return this.clients.evict(change.subject);
+      case 'grant':
+        return this.grants.evict(change.subject);
+      case 'access':
+        return this.accessTokens.evict(change.subject);
+      case 'jwt': {
+        const [jti, exp] = change.subject.split(' ');
+        if (jti) this.revokedJtis.set(jti, Number(exp) || Date.now() + 86_400_000);
+        return;
+      }
+      case 'keys':
+        this.keys.reload().catch(this.onError);
+        return;
+    }
+  }
+
+  async reset(): Promise<void> {
+    for (const cache of [this.accessTokens, this.users, this.clients, this.grants]) cache.clear();
+    await Promise.all([this.loadRevokedJwts(), this.keys.reload()]);
+  }
+}

@@ -1,0 +1,24 @@
+// Opaque tokens: 256 random bits, base64url, behind a readable prefix so that a leaked token is
+// recognisable (and findable by secret scanners). Only a SHA-256 digest is ever stored.
+import { createHash, randomBytes } from 'node:crypto';
+
+export const ACCESS_TOKEN_PREFIX = 'tsa_';
+export const REFRESH_TOKEN_PREFIX = 'tsr_';
+export const CODE_PREFIX = 'tsc_';
+export const CLIENT_SECRET_PREFIX = 'tss_';
+
+const RANDOM_BYTES = 32;
+const BODY = /^[A-Za-z0-9_-]{43}$/;
+
+export function newOpaqueToken(prefix: string): string {
+  return prefix + randomBytes(RANDOM_BYTES).toString('base64url');
+}
+
+/** A cheap shape check that turns away garbage before any lookup. */
+export function hasOpaqueShape(token: string, prefix: string): boolean {
+  return token.length === prefix.length + 43 && token.startsWith(prefix) && BODY.test(token.slice(prefix.length));
+}
+
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}

@@ -1,0 +1,47 @@
+// The discovery documents and the health endpoints.
+import t from 'tap';
+import { ISSUER, registerClient, startTessera } from './helpers/harness.ts';
+
+t.test('metadata, JWKS and health', async (t) => {
+  const { app, tessera } = await startTessera(t);
+  await registerClient(tessera, { scopes: ['read', 'write'] });
+
+  const meta = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
+  t.equal(meta.statusCode, 200);
+  const doc = JSON.parse(meta.body);
+  t.match(doc, {
+    issuer: ISSUER,
+    token_endpoint: `${ISSUER}/token`,
+    authorization_endpoint: `${ISSUER}/authorize`,
+    introspection_endpoint: `${ISSUER}/introspect`,
+    revocation_endpoint: `${ISSUER}/revoke`,
+    jwks_uri: `${ISSUER}/.well-known/jwks.json`,
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    scopes_supported: ['read', 'write'],
+  });
+  t.same(
+    doc.grant_types_supported,
+    ['authorization_code', 'client_credentials', 'refresh_token'],
+    'password is not advertised while no client uses it',
+  );
+  await registerClient(tessera, { grants: ['password'] });
+  const again = JSON.parse((await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })).body);
+  t.ok(again.grant_types_supported.includes('password'));
+
+  const jwks = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+  t.equal(jwks.statusCode, 200);
+  t.match(jwks.headers['content-type'], /application\/jwk-set\+json/);
+  const { keys } = JSON.parse(jwks.body);
+  t.equal(keys.length, 1);
+  t.match(keys[0], { kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: String, x: String, y: String });
+  t.notOk('d' in keys[0], 'no private part');
+
+  t.same(JSON.parse((await app.inject({ method: 'GET', url: '/healthz' })).body), { status: 'ok' });
+  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(ready.statusCode, 200);
+  t.same(JSON.parse(ready.body), { status: 'ready' });
+});
