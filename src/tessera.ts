@@ -29,6 +29,7 @@ export class Tessera {
   readonly inspector: TokenInspector;
   readonly revocation: Revocation;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   private constructor(
     readonly config: Config,
@@ -85,7 +86,7 @@ export class Tessera {
         } catch (error) {
           this.log.error({ err: error }, 'pruning failed');
         }
-        this.pruneTimer = setTimeout(tick, every).unref();
+        if (!this.closed) this.pruneTimer = setTimeout(tick, every).unref();
       };
       this.pruneTimer = setTimeout(tick, every).unref();
     }
@@ -96,6 +97,7 @@ export class Tessera {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.pruneTimer);
     await this.store.close();
   }

@@ -1,0 +1,70 @@
+// The rules behind the admin command's registrations: what is refused, and that a refusal
+// changes nothing. (test/cli.test.ts checks that the command reports them.)
+import t from 'tap';
+import { AdminError } from '../src/domain/errors.ts';
+import { startTessera } from './helpers/harness.ts';
+
+t.test('registration rules', async (t) => {
+  const { tessera } = await startTessera(t);
+  const refused = async (what: string, run: () => Promise<unknown>, message: RegExp) => {
+    await t.rejects(run(), { constructor: AdminError, message }, what);
+  };
+
+  await refused('unknown grant', () => tessera.clients.register({ name: 'x', grants: ['implicit'] }), /unknown grant "implicit"/);
+  await refused(
+    'public + client_credentials',
+    () => tessera.clients.register({ name: 'x', public: true, grants: ['client_credentials'] }),
+    /public client cannot use client_credentials/,
+  );
+  await refused(
+    'public + introspect',
+    () => tessera.clients.register({ name: 'x', public: true, grants: ['password'], introspect: true }),
+    /cannot introspect/,
+  );
+  await refused(
+    'code grant without redirect',
+    () => tessera.clients.register({ name: 'x', public: true }),
+    /needs at least one --redirect-uri/,
+  );
+  await refused('bad format', () => tessera.clients.register({ name: 'x', tokenFormat: 'saml' }), /opaque or jwt/);
+  await refused('bad scope', () => tessera.clients.register({ name: 'x', scopes: ['bad"scope'] }), /invalid scope/);
+  await refused('scope with space', () => tessera.clients.register({ name: 'x', scopes: ['a b'] }), /invalid scope/);
+  await refused(
+    'plain http redirect',
+    () => tessera.clients.register({ name: 'x', grants: ['authorization_code'], redirectUris: ['http://evil.example/cb'] }),
+    /https/,
+  );
+  await refused(
+    'fragment',
+    () => tessera.clients.register({ name: 'x', grants: ['authorization_code'], redirectUris: ['https://a.example/cb#f'] }),
+    /fragment/,
+  );
+  await refused(
+    'relative redirect',
+    () => tessera.clients.register({ name: 'x', grants: ['authorization_code'], redirectUris: ['/cb'] }),
+    /absolute/,
+  );
+  await refused('zero ttl', () => tessera.clients.register({ name: 'x', accessTtl: 0 }), /from 1/);
+  await refused('huge ttl', () => tessera.clients.register({ name: 'x', refreshTtl: 10 ** 9 }), /from 1/);
+  await refused('empty name', () => tessera.clients.register({ name: '  ' }), /--name/);
+  await refused('bad audience', () => tessera.clients.register({ name: 'x', audience: 'a b' }), /--audience/);
+  t.same(await tessera.clients.list(), [], 'no refused registration left a client behind');
+
+  const loopback = await tessera.clients.register({ name: 'cli app', public: true, redirectUris: ['http://127.0.0.1:8765/cb'] });
+  t.same(loopback.client.grants, ['authorization_code', 'refresh_token'], 'http on loopback is allowed; code implies refresh');
+
+  await refused('short password', () => tessera.users.create('carol', undefined, 'short'), /at least 8/);
+  await refused('long password', () => tessera.users.create('carol', undefined, 'x'.repeat(1025)), /at most 1024/);
+  await refused('username with space', () => tessera.users.create('has space', undefined, 'long enough 1'), /username/);
+  await refused('empty username', () => tessera.users.create('', undefined, 'long enough 1'), /username/);
+  await refused('bad email', () => tessera.users.create('dan', 'not-an-email', 'long enough 1'), /email/);
+  await tessera.users.create('alice', undefined, 'long enough 1');
+  await refused('duplicate', () => tessera.users.create('alice', undefined, 'long enough 2'), /already exists/);
+  await refused('unknown user', () => tessera.users.setActive('nobody', false), /no user "nobody"/);
+  await refused('unknown user delete', () => tessera.users.delete('nobody'), /no user/);
+  await refused('unknown client', () => tessera.clients.delete('nope'), /no client "nope"/);
+  t.same(
+    (await tessera.users.list()).map((u) => u.username),
+    ['alice'],
+  );
+});

@@ -1,0 +1,46 @@
+// Expired and long-revoked rows leave the database: in the background, and on demand.
+import t from 'tap';
+import { registerClient, registerUser, startTessera, tokenRequest } from './helpers/harness.ts';
+
+t.test('pruning', async (t) => {
+  const { app, tessera } = await startTessera(t);
+  const { username, password } = await registerUser(tessera);
+  const client = await registerClient(tessera, { grants: ['password', 'client_credentials'], accessTtl: 60, refreshTtl: 120 });
+  const jwt = await registerClient(tessera, { grants: ['client_credentials'], tokenFormat: 'jwt', accessTtl: 60 });
+  for (let i = 0; i < 3; i++) await tokenRequest(app, client, { grant_type: 'password', username, password });
+  await tokenRequest(app, client, { grant_type: 'client_credentials' });
+  const revokedJwt = (await tokenRequest(app, jwt, { grant_type: 'client_credentials' })).body_.access_token as string;
+  await tessera.revocation.revoke(revokedJwt, jwt.id);
+  const fresh = await registerClient(tessera, { grants: ['client_credentials'], accessTtl: 86_400 });
+  const kept = (await tokenRequest(app, fresh, { grant_type: 'client_credentials' })).body_.access_token as string;
+
+  const early = await tessera.store.prune(new Date());
+  t.same(
+    early,
+    { accessTokens: 0, refreshTokens: 0, grants: 0, revokedJwts: 0, codes: 0, changeEvents: 0, signingKeys: 0 },
+    'nothing is pruned before it expires',
+  );
+
+  // Prune as of ten minutes from now, when all but `kept` have expired.
+  const later = new Date(Date.now() + 600_000);
+  const counts = await tessera.store.prune(later);
+  t.equal(counts.accessTokens, 4, 'expired opaque access tokens');
+  t.equal(counts.refreshTokens, 3, 'expired refresh tokens');
+  t.equal(counts.grants, 3, 'expired grants');
+  t.equal(counts.revokedJwts, 1, 'revocation records of expired JWTs');
+  t.same(
+    await tessera.store.prune(later),
+    { accessTokens: 0, refreshTokens: 0, grants: 0, revokedJwts: 0, codes: 0, changeEvents: 0, signingKeys: 0 },
+    'a second pass finds nothing',
+  );
+  t.ok(await tessera.inspector.accessToken(kept), 'an unexpired token is kept');
+  t.equal((await tessera.store.prune(later)).signingKeys, 0, 'the signing key is never pruned');
+});
+
+t.test('pruning runs in the background', async (t) => {
+  const { app, tessera } = await startTessera(t, { env: { TESSERA_PRUNE_INTERVAL_MS: '200' } });
+  const client = await registerClient(tessera, { accessTtl: 1 });
+  await tokenRequest(app, client, { grant_type: 'client_credentials' });
+  await new Promise((r) => setTimeout(r, 1800));
+  t.equal((await tessera.store.prune(new Date())).accessTokens, 0, 'the background pass removed the expired token already');
+});
