@@ -1,8 +1,11 @@
 // Builds the Fastify app from its parts: parsers, limits, error shape, and one file per endpoint.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
 import type { Tessera } from './tessera.js';
 import { registerErrorHandling } from './http/errors.js';
+import { authorizeRoutes } from './http/authorize.js';
 import { healthRoutes } from './http/health.js';
 import { introspectRoute } from './http/introspect.js';
 import { jwksRoute } from './http/jwks.js';
@@ -24,12 +27,25 @@ export async function buildApp(tessera: Tessera): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   await app.register(formbody, { bodyLimit: BODY_LIMIT });
+  await app.register(cookie);
+  // Security headers on every answer; the sign-in page sets its own, stricter, CSP.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
   registerErrorHandling(app);
   // Nothing the OAuth endpoints answer, success or error, may be cached (RFC 6749 §5.1).
   app.addHook('onSend', async (request, reply) => {
     if (request.method === 'POST') reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
   });
-  for (const route of [tokenRoute, refreshRoute, verifyRoute, introspectRoute, revokeRoute, metadataRoute, jwksRoute, healthRoutes]) {
+  for (const route of [
+    authorizeRoutes,
+    tokenRoute,
+    refreshRoute,
+    verifyRoute,
+    introspectRoute,
+    revokeRoute,
+    metadataRoute,
+    jwksRoute,
+    healthRoutes,
+  ]) {
     route(app, tessera);
   }
   return app;

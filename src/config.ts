@@ -21,6 +21,8 @@ export interface Config {
   /** How often an SQLite instance reads the change feed written by other processes. */
   changePollMs: number;
   trustProxy: boolean;
+  /** Lifetime of authorization codes (RFC 6749 §4.1.2 recommends at most 10 minutes). */
+  codeTtlSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -78,5 +80,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pruneIntervalMs: integer(env, 'TESSERA_PRUNE_INTERVAL_MS', 60_000, 0, 86_400_000),
     changePollMs: integer(env, 'TESSERA_CHANGE_POLL_MS', 200, 20, 1000),
     trustProxy: env.TESSERA_TRUST_PROXY === 'true',
+    codeTtlSeconds: integer(env, 'TESSERA_CODE_TTL', 60, 1, 600),
   };
 }

@@ -17,7 +17,7 @@ t.test('pruning', async (t) => {
   const early = await tessera.store.prune(new Date());
   t.same(
     early,
-    { accessTokens: 0, refreshTokens: 0, grants: 0, revokedJwts: 0, codes: 0, changeEvents: 0, signingKeys: 0 },
+    { accessTokens: 0, refreshTokens: 0, grants: 0, revokedJwts: 0, codes: 0, changeEvents: 0, signingKeys: 0, loginThrottles: 0 },
     'nothing is pruned before it expires',
   );
 
@@ -30,7 +30,7 @@ t.test('pruning', async (t) => {
   t.equal(counts.revokedJwts, 1, 'revocation records of expired JWTs');
   t.same(
     await tessera.store.prune(later),
-    { accessTokens: 0, refreshTokens: 0, grants: 0, revokedJwts: 0, codes: 0, changeEvents: 0, signingKeys: 0 },
+    { accessTokens: 0, refreshTokens: 0, grants: 0, revokedJwts: 0, codes: 0, changeEvents: 0, signingKeys: 0, loginThrottles: 0 },
     'a second pass finds nothing',
   );
   t.ok(await tessera.inspector.accessToken(kept), 'an unexpired token is kept');

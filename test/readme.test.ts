@@ -67,6 +67,7 @@ t.test('the README walkthrough works verbatim', async (t) => {
   t.match(run.out, /"aud": "https:\/\/api.example.com"/, 'the JWT carries its audience');
   t.match(run.out, /"kty": "EC"/, 'the JWKS was shown');
   t.match(run.out, /"issuer": "http:\/\/localhost:3000"/, 'the metadata was shown');
+  t.match(run.out, /"scope": "notes:read"/, 'the authorization code was exchanged');
   t.match(run.out, /now signing with/, 'the key rotated');
   t.match(run.out, /signing[\s\S]*retired|retired[\s\S]*signing/, 'both keys listed');
 });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { UserRecord } from '../store/users.js';
 import { AdminError } from './errors.js';
+import { LoginThrottle } from './throttle.js';
 import { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './passwords.js';
 
 export const MIN_PASSWORD_LENGTH = 8;
@@ -15,7 +16,11 @@ export function checkPassword(password: string): void {
 }
 
 export class Users {
-  constructor(private readonly store: Store) {}
+  private readonly throttle: LoginThrottle;
+
+  constructor(private readonly store: Store) {
+    this.throttle = new LoginThrottle(store.throttle);
+  }
 
   async create(username: string, email: string | undefined, password: string): Promise<UserRecord> {
     if (!USERNAME.test(username)) throw new AdminError('username must be 1 to 128 characters, without spaces or control characters');
@@ -33,6 +38,17 @@ export class Users {
     const user = password.length <= MAX_PASSWORD_LENGTH ? await this.store.users.byUsername(username) : null;
     const ok = await verifyPassword(user?.passwordHash, password.slice(0, MAX_PASSWORD_LENGTH));
     return ok && user?.active ? user : null;
+  }
+
+  /**
+   * A sign-in from `address` (login form, password grant): throttled per username and address;
+   * throws ThrottledError while either is blocked, even for the right password.
+   */
+  async signIn(username: string, password: string, address: string): Promise<UserRecord | null> {
+    await this.throttle.check(username, address);
+    const user = await this.authenticate(username, password);
+    if (!user) await this.throttle.recordFailure(username, address);
+    return user;
   }
 
   async get(username: string): Promise<UserRecord> {

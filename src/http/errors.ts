@@ -41,6 +41,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
           reply.header('WWW-Authenticate', 'Basic realm="tessera", charset="UTF-8"');
         return reply.code(401).send({ error: thrown.name, error_description: thrown.message });
       }
+      const retryAfter = (thrown as { retryAfter?: number }).retryAfter;
+      if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
       return reply.code(thrown.code).send({ error: thrown.name, error_description: thrown.message });
     }
     const known = thrown instanceof OAuthError ? null : fromFastify(thrown as FastifyError);

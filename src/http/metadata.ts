@@ -24,6 +24,7 @@ export function metadataRoute(app: FastifyInstance, tessera: Tessera): void {
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
       scopes_supported: [...scopes].sort(),
     });
   });

@@ -2,10 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Tessera } from '../tessera.js';
 import { InvalidRequestError } from '../domain/errors.js';
-import { runTokenGrant } from '../oauth/token-grant.js';
-import { clientCredentials } from './client-auth.js';
 import { bodyParams } from './params.js';
-import { sendTokens, tokenResponseSchema } from './token.js';
+import { answerTokenRequest, tokenResponseSchema } from './token.js';
 
 export function refreshRoute(app: FastifyInstance, tessera: Tessera): void {
   app.post('/token/refresh', { schema: { response: { 200: tokenResponseSchema } } }, async (request, reply) => {
@@ -13,7 +11,6 @@ export function refreshRoute(app: FastifyInstance, tessera: Tessera): void {
     if (params.grant_type !== undefined && params.grant_type !== 'refresh_token') {
       throw new InvalidRequestError('Invalid request: this endpoint only refreshes; `grant_type` may only be refresh_token');
     }
-    const issued = await runTokenGrant(tessera, { ...params, grant_type: 'refresh_token' }, clientCredentials(request, params));
-    return sendTokens(reply, issued);
+    return answerTokenRequest(tessera, request, reply, { ...params, grant_type: 'refresh_token' });
   });
 }

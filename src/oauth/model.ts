@@ -5,18 +5,23 @@
 import { randomUUID } from 'node:crypto';
 import type OAuth2Server from '@node-oauth/oauth2-server';
 import type { ClientRecord } from '../store/clients.js';
+import type { AuthorizationCodeRecord } from '../store/codes.js';
 import type { RefreshTokenRecord } from '../store/tokens.js';
 import type { Tessera } from '../tessera.js';
 import { formatScope, parseScope } from '../domain/scopes.js';
 import type { MintedAccessToken } from '../tokens/issuer.js';
-import { REFRESH_TOKEN_PREFIX, hasOpaqueShape, tokenDigest } from '../tokens/opaque.js';
+import { CODE_PREFIX, REFRESH_TOKEN_PREFIX, hasOpaqueShape, tokenDigest } from '../tokens/opaque.js';
 
 export interface GrantContext {
   grantType: string;
+  params: Record<string, string>;
+  /** The client's network address, for throttling password checks. */
+  address: string;
   client?: ClientRecord;
   /** The grant (refresh token family) the tokens are issued under; none for client_credentials. */
   grantId?: string;
   consumed?: RefreshTokenRecord;
+  code?: AuthorizationCodeRecord;
   access?: MintedAccessToken;
   refresh?: { token: string; digest: string };
 }
@@ -54,7 +59,7 @@ export function createModel(tessera: Tessera, ctx: GrantContext) {
     },
 
     async getUser(username: string, password: string): Promise<ModelUser | false> {
-      const user = await tessera.users.authenticate(username, password);
+      const user = await tessera.users.signIn(username, password, ctx.address);
       return user ? { id: user.id, username: user.username } : false;
     },
 
@@ -137,6 +142,39 @@ export function createModel(tessera: Tessera, ctx: GrantContext) {
         client: { id: record.grant.clientId, grants: [] },
         user: { id: user.id, username: user.username },
       };
+    },
+
+    async getAuthorizationCode(code: string) {
+      if (!hasOpaqueShape(code, CODE_PREFIX)) return false;
+      const record = await store.codes.byDigest(tokenDigest(code));
+      if (!record || record.clientId !== client().id) return false;
+      if (record.consumedAt) {
+        // RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
+        log.warn({ client: record.clientId }, 'authorization code reused: revoking what it issued');
+        if (record.grantId) await store.tokens.revokeGrant(record.grantId);
+        return false;
+      }
+      // RFC 6749 §4.1.3: the redirect_uri must be the one the code was issued for (invalid_grant).
+      if (ctx.params.redirect_uri !== record.redirectUri) return false;
+      const user = await state.users.get(record.userId);
+      if (!user || !user.active) return false;
+      ctx.code = record;
+      return {
+        authorizationCode: code,
+        expiresAt: record.expiresAt,
+        redirectUri: record.redirectUri,
+        scope: parseScope(record.scope),
+        codeChallenge: record.codeChallenge,
+        codeChallengeMethod: record.codeChallengeMethod,
+        client: { id: record.clientId, grants: [] },
+        user: { id: user.id, username: user.username },
+      };
+    },
+
+    /** The code is used once: the first use wins, and names the grant it starts. */
+    async revokeAuthorizationCode() {
+      ctx.grantId = randomUUID();
+      return store.codes.consume(ctx.code!.digest, ctx.grantId);
     },
 
     /** Rotation: consume the presented refresh token. Of concurrent uses, exactly one wins. */

@@ -28,8 +28,9 @@ export async function runTokenGrant(
   tessera: Tessera,
   params: Record<string, string>,
   credentials: ClientCredentials | null,
+  address: string,
 ): Promise<IssuedTokens> {
-  const ctx: GrantContext = { grantType: params.grant_type ?? '' };
+  const ctx: GrantContext = { grantType: params.grant_type ?? '', params, address };
   const server = new OAuth2Server({ model: createModel(tessera, ctx) as unknown as OAuth2Server.PasswordModel });
   const body: Record<string, string> = { ...params };
   delete body.client_id;

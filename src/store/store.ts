@@ -2,9 +2,11 @@
 import type { Config } from '../config.js';
 import { ChangeFeed } from './change-feed.js';
 import { ClientStore } from './clients.js';
+import { CodeStore } from './codes.js';
 import { openDatabase, type Database } from './database.js';
 import { KeyStore } from './keys.js';
 import { pruneExpired, type PruneCounts } from './prune.js';
+import { ThrottleStore } from './throttle.js';
 import { TokenStore } from './tokens.js';
 import { UserStore } from './users.js';
 
@@ -13,6 +15,8 @@ export class Store {
   readonly clients: ClientStore;
   readonly tokens: TokenStore;
   readonly keys: KeyStore;
+  readonly codes: CodeStore;
+  readonly throttle: ThrottleStore;
   readonly feed: ChangeFeed;
 
   private constructor(
@@ -26,6 +30,8 @@ export class Store {
     this.clients = new ClientStore(db, this.feed);
     this.tokens = new TokenStore(db, this.feed);
     this.keys = new KeyStore(db, this.feed);
+    this.codes = new CodeStore(db);
+    this.throttle = new ThrottleStore(db);
   }
 
   static async open(config: Pick<Config, 'databaseUrl' | 'changePollMs'>, onError: (e: unknown) => void): Promise<Store> {
