@@ -10,6 +10,8 @@ import { healthRoutes } from './http/health.js';
 import { introspectRoute } from './http/introspect.js';
 import { jwksRoute } from './http/jwks.js';
 import { metadataRoute } from './http/metadata.js';
+import { metricsRoutes } from './http/metrics.js';
+import { Metrics } from './metrics.js';
 import { refreshRoute } from './http/refresh.js';
 import { revokeRoute } from './http/revoke.js';
 import { tokenRoute } from './http/token.js';
@@ -35,6 +37,9 @@ export async function buildApp(tessera: Tessera): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => {
     if (request.method === 'POST') reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
   });
+  const metrics = new Metrics();
+  app.decorate('metrics', metrics);
+  metricsRoutes(app, metrics);
   for (const route of [
     authorizeRoutes,
     tokenRoute,

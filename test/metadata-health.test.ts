@@ -45,3 +45,19 @@ t.test('metadata, JWKS and health', async (t) => {
   t.equal(ready.statusCode, 200);
   t.same(JSON.parse(ready.body), { status: 'ready' });
 });
+
+t.test('metrics', async (t) => {
+  const { app, tessera } = await startTessera(t);
+  const client = await registerClient(tessera, { tokenFormat: 'jwt' });
+  const auth = { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` };
+  await app.inject({ method: 'POST', url: '/token', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+  await app.inject({ method: 'GET', url: '/no/such/path' });
+  const res = await app.inject({ method: 'GET', url: '/metrics' });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /text\/plain/);
+  t.match(res.body, /tessera_http_requests_total\{route="\/token",method="POST",status="200"\} 1/);
+  t.match(res.body, /tessera_http_requests_total\{route="unmatched",method="GET",status="404"\} 1/, 'unknown paths share one label');
+  t.match(res.body, /tessera_http_request_duration_seconds_bucket\{le="0.005",route="\/token",method="POST"\}/);
+  t.match(res.body, /tessera_tokens_issued_total\{grant="client_credentials",format="jwt"\} 1/);
+  t.match(res.body, /tessera_process_resident_memory_bytes/);
+});

@@ -1,6 +1,7 @@
 // POST /token — RFC 6749 token endpoint, every grant.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Tessera } from '../tessera.js';
+import '../metrics.js';
 import { runTokenGrant, type IssuedTokens } from '../oauth/token-grant.js';
 import { browserRefreshToken, cookiesMustBeSecure, setBrowserSession } from './browser-session.js';
 import { clientCredentials } from './client-auth.js';
@@ -27,6 +28,7 @@ export async function answerTokenRequest(tessera: Tessera, request: FastifyReque
   const browser = client?.browser === true;
   if (browser && params.grant_type === 'refresh_token') params = { ...params, refresh_token: browserRefreshToken(request, params) };
   const issued: IssuedTokens = await runTokenGrant(tessera, params, credentials, request.ip);
+  request.server.metrics.tokensIssued.inc({ grant: params.grant_type, format: issued.client.tokenFormat });
   if (browser && issued.refreshToken)
     setBrowserSession(reply, issued.client, issued.refreshToken, cookiesMustBeSecure(tessera.config.issuer));
   return reply.send({

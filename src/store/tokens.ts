@@ -63,6 +63,11 @@ export class TokenStore {
     await this.db.accessToken.create({ data: token });
   }
 
+  /** Many at once (imports, benchmarks): one multi-row INSERT per call. */
+  async saveAccessTokens(tokens: NewAccessToken[]): Promise<void> {
+    await this.db.accessToken.createMany({ data: tokens });
+  }
+
   accessToken(digest: string): Promise<AccessTokenRecord | null> {
     return this.db.accessToken.findUnique({ where: { digest } });
   }
