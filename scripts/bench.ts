@@ -58,7 +58,13 @@ async function freePort(): Promise<number> {
 
 async function waitFor(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not come up`);
@@ -92,7 +98,14 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secr
 
 function cycling(path: string, headers: Record<string, string>, bodies: string[]): autocannon.Request[] {
   let i = 0;
-  return [{ method: 'POST', path, headers, setupRequest: (req: Request) => ({ ...req, body: bodies[i++ % bodies.length]! }) } as autocannon.Request];
+  return [
+    {
+      method: 'POST',
+      path,
+      headers,
+      setupRequest: (req: Request) => ({ ...req, body: bodies[i++ % bodies.length]! }),
+    } as autocannon.Request,
+  ];
 }
 
 /** Raw Argon2id verifications per second at the concurrency libuv gives the server (4 threads). */
@@ -140,7 +153,14 @@ async function main() {
 
   try {
     const port = await freePort();
-    const env = { ...process.env, DATABASE_URL: databaseUrl, TESSERA_SECRET: SECRET, TESSERA_DATA_DIR: scratch, PORT: String(port), LOG_LEVEL: 'warn' };
+    const env = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TESSERA_SECRET: SECRET,
+      TESSERA_DATA_DIR: scratch,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    };
     const config = loadConfig(env);
     const core = await Tessera.open(config, createLogger('warn'), { migrate: true });
     const introspector = await core.clients.register({ name: 'bench rs', introspect: true });
@@ -152,9 +172,16 @@ async function main() {
     const server = spawn(process.execPath, ['bin/tessera.js', 'serve'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(server);
     const basePort = await freePort();
-    const baseline = fork(join(root, 'scripts/bench-baseline.ts'), { env: { ...process.env, PORT: String(basePort) }, execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    const baseline = fork(join(root, 'scripts/bench-baseline.ts'), {
+      env: { ...process.env, PORT: String(basePort) },
+      execArgv: ['--import', 'tsx'],
+      stdio: 'inherit',
+    });
     children.push(baseline);
-    await Promise.all([waitFor(`http://127.0.0.1:${port}/healthz`), waitFor(`http://127.0.0.1:${basePort}/baseline`).catch(() => undefined)]);
+    await Promise.all([
+      waitFor(`http://127.0.0.1:${port}/healthz`),
+      waitFor(`http://127.0.0.1:${basePort}/baseline`).catch(() => undefined),
+    ]);
     await new Promise((r) => baseline.once('message', r));
 
     const token = async (client: { client: { id: string }; secret: string | null }, body: Record<string, string>) => {
@@ -179,18 +206,53 @@ async function main() {
       rows.push({ name, ...r, ratio: `${(r.rps / against).toFixed(2)}${against2 ?? ''}`, target });
     const introspectAuth = { ...FORM, authorization: basic(introspector.client.id, introspector.secret!) };
 
-    const base = await measure(basePort, () => cycling('/baseline', FORM, opaqueTokens.map((t) => form({ token: t }))));
+    const base = await measure(basePort, () =>
+      cycling(
+        '/baseline',
+        FORM,
+        opaqueTokens.map((t) => form({ token: t })),
+      ),
+    );
     rows.push({ name: 'baseline: bare Fastify POST', ...base, ratio: '1.00', target: '' });
-    const introspect = await measure(port, () => cycling('/introspect', introspectAuth, opaqueTokens.map((t) => form({ token: t }))));
+    const introspect = await measure(port, () =>
+      cycling(
+        '/introspect',
+        introspectAuth,
+        opaqueTokens.map((t) => form({ token: t })),
+      ),
+    );
     add('introspect opaque (1 000 tokens)', introspect, base.rps, '>= 0.5, p99 <= 5 ms');
-    add('verify JWT', await measure(port, () => cycling('/token/verify', FORM, jwts.map((t) => form({ token: t })))), base.rps, '>= 0.5');
+    add(
+      'verify JWT',
+      await measure(port, () =>
+        cycling(
+          '/token/verify',
+          FORM,
+          jwts.map((t) => form({ token: t })),
+        ),
+      ),
+      base.rps,
+      '>= 0.5',
+    );
     const cc = form({ grant_type: 'client_credentials' });
-    add('client_credentials, JWT', await measure(port, () => cycling('/token', { ...FORM, authorization: basic(jwtCc.client.id, jwtCc.secret!) }, [cc])), base.rps, '>= 0.2');
-    add('client_credentials, opaque', await measure(port, () => cycling('/token', { ...FORM, authorization: basic(opaqueCc.client.id, opaqueCc.secret!) }, [cc])), base.rps, '>= 0.15');
+    add(
+      'client_credentials, JWT',
+      await measure(port, () => cycling('/token', { ...FORM, authorization: basic(jwtCc.client.id, jwtCc.secret!) }, [cc])),
+      base.rps,
+      '>= 0.2',
+    );
+    add(
+      'client_credentials, opaque',
+      await measure(port, () => cycling('/token', { ...FORM, authorization: basic(opaqueCc.client.id, opaqueCc.secret!) }, [cc])),
+      base.rps,
+      '>= 0.15',
+    );
 
     // Rotating refresh: a pool of live refresh tokens; each request takes one, and its answer's
     // new refresh token goes back in. Every token is used exactly once.
-    const pool = (await many(64, () => token(pw, { grant_type: 'password', username: 'bench', password: PASSWORD }))).map((t) => t.refresh_token!);
+    const pool = (await many(64, () => token(pw, { grant_type: 'password', username: 'bench', password: PASSWORD }))).map(
+      (t) => t.refresh_token!,
+    );
     const refreshRequests = (): autocannon.Request[] => [
       {
         method: 'POST',
@@ -205,8 +267,17 @@ async function main() {
     add('refresh, rotating', await measure(port, refreshRequests), base.rps, '>= 0.08');
 
     const argonRate = await argon2Rate(Math.max(2, duration / 2));
-    const password = await measure(port, () => cycling('/token', { ...FORM, authorization: basic(pw.client.id, pw.secret!) }, [form({ grant_type: 'password', username: 'bench', password: PASSWORD })]));
-    rows.push({ name: 'password grant', ...password, ratio: `${(password.rps / argonRate).toFixed(2)} of argon2 (${argonRate.toFixed(0)}/s)`, target: '>= 0.9 of argon2' });
+    const password = await measure(port, () =>
+      cycling('/token', { ...FORM, authorization: basic(pw.client.id, pw.secret!) }, [
+        form({ grant_type: 'password', username: 'bench', password: PASSWORD }),
+      ]),
+    );
+    rows.push({
+      name: 'password grant',
+      ...password,
+      ratio: `${(password.rps / argonRate).toFixed(2)} of argon2 (${argonRate.toFixed(0)}/s)`,
+      target: '>= 0.9 of argon2',
+    });
     const rssBefore = rssMb(server);
 
     // A large token table: the same introspection, with `bigTable` more tokens stored.
@@ -223,7 +294,13 @@ async function main() {
       }));
       await core.store.tokens.saveAccessTokens(batch);
     }
-    const big = await measure(port, () => cycling('/introspect', introspectAuth, opaqueTokens.map((t) => form({ token: t }))));
+    const big = await measure(port, () =>
+      cycling(
+        '/introspect',
+        introspectAuth,
+        opaqueTokens.map((t) => form({ token: t })),
+      ),
+    );
     const rssAfter = rssMb(server);
     await core.close();
 
@@ -241,7 +318,9 @@ async function main() {
     console.log(`\n${report}`);
     if (flag('write')) {
       const path = join(root, 'bench/RESULTS.md');
-      const existing = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n\nMade by `npm run bench` (SQLite) and `npm run bench -- --pg`; see README.\n';
+      const existing = existsSync(path)
+        ? readFileSync(path, 'utf8')
+        : '# Benchmark results\n\nMade by `npm run bench` (SQLite) and `npm run bench -- --pg`; see README.\n';
       const title = usePg ? '## PostgreSQL' : '## SQLite';
       const sections = existing.split(/\n(?=## )/).filter((s) => !s.startsWith(title));
       writeFileSync(path, `${[...sections.map((s) => s.trimEnd()), report.trimEnd()].join('\n\n')}\n`);

@@ -53,6 +53,8 @@ async function postgresReachable() {
   }
 }
 
+// The admin command and server that tests spawn run from the bundle: build it from src/ first.
+await import('./build.mjs');
 await runTap('sqlite');
 if (await postgresReachable()) {
   await runTap('postgresql');

@@ -50,7 +50,12 @@ t.test('metrics', async (t) => {
   const { app, tessera } = await startTessera(t);
   const client = await registerClient(tessera, { tokenFormat: 'jwt' });
   const auth = { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` };
-  await app.inject({ method: 'POST', url: '/token', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+  await app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'grant_type=client_credentials',
+  });
   await app.inject({ method: 'GET', url: '/no/such/path' });
   const res = await app.inject({ method: 'GET', url: '/metrics' });
   t.equal(res.statusCode, 200);

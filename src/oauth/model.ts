@@ -8,6 +8,7 @@ import type { ClientRecord } from '../store/clients.js';
 import type { AuthorizationCodeRecord } from '../store/codes.js';
 import type { RefreshTokenRecord } from '../store/tokens.js';
 import type { Tessera } from '../tessera.js';
+import { InvalidGrantError } from '../domain/errors.js';
 import { formatScope, parseScope } from '../domain/scopes.js';
 import type { MintedAccessToken } from '../tokens/issuer.js';
 import { CODE_PREFIX, REFRESH_TOKEN_PREFIX, hasOpaqueShape, tokenDigest } from '../tokens/opaque.js';
@@ -102,13 +103,14 @@ export function createModel(tessera: Tessera, ctx: GrantContext) {
         const scope = formatScope(token.scope ?? []);
         if (ctx.consumed) {
           // The new refresh token keeps the scope its family was granted; only the access token narrows.
-          const next = {
-            digest: refresh.digest,
-            parentDigest: ctx.consumed.digest,
-            scope: ctx.consumed.scope,
-            expiresAt: refreshExpiresAt,
-          };
-          await store.tokens.continueGrant(ctx.grantId, next, access.record, grantExpiresAt);
+          const used = ctx.consumed;
+          const next = { digest: refresh.digest, parentDigest: used.digest, scope: used.scope, expiresAt: refreshExpiresAt };
+          if (!(await store.tokens.rotate(used.digest, ctx.grantId, next, access.record, grantExpiresAt))) {
+            // Used concurrently: exactly one rotation wins, and any other use is a reuse.
+            log.warn({ grant: used.grantId, client: used.grant.clientId }, 'refresh token used concurrently: revoking its grant');
+            await store.tokens.revokeGrant(used.grantId);
+            throw new InvalidGrantError('Invalid grant: refresh token is invalid or already used');
+          }
         } else {
           await store.tokens.startGrant(
             { id: ctx.grantId, clientId: client().id, userId: user.id!, scope, expiresAt: grantExpiresAt },
@@ -177,13 +179,13 @@ export function createModel(tessera: Tessera, ctx: GrantContext) {
       return store.codes.consume(ctx.code!.digest, ctx.grantId);
     },
 
-    /** Rotation: consume the presented refresh token. Of concurrent uses, exactly one wins. */
+    /**
+     * The library consumes the old refresh token here, before saving the new one. Tessera does
+     * both in saveToken, in one transaction (store.tokens.rotate), so that a rotation commits
+     * whole or not at all.
+     */
     async revokeToken() {
-      const consumed = ctx.consumed!;
-      if (await store.tokens.consumeRefreshToken(consumed.digest)) return true;
-      log.warn({ grant: consumed.grantId, client: consumed.grant.clientId }, 'refresh token used concurrently: revoking its grant');
-      await store.tokens.revokeGrant(consumed.grantId);
-      return false;
+      return true;
     },
   };
 }

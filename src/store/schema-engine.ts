@@ -10,7 +10,18 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import type { SchemaEngine, MigrationList } from '@prisma/schema-engine-wasm';
 import type { Dialect } from '../config.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The checkout: the folder holding prisma/models.prisma, above this file (src/store/ or dist/). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'prisma', 'models.prisma'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find prisma/models.prisma above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+const root = projectRoot();
 export const prismaDir = (dialect: Dialect) => join(root, 'prisma', dialect);
 
 export const NO_FILTERS = { externalTables: [], externalEnums: [] };

@@ -2,6 +2,7 @@
 // Tokens are stored and looked up by digest only.
 import type { Db } from './database.js';
 import type { ChangeFeed } from './change-feed.js';
+import { GroupCommit } from './group-commit.js';
 
 export interface AccessTokenRecord {
   digest: string;
@@ -36,15 +37,7 @@ export interface RefreshTokenRecord {
   grant: GrantRecord;
 }
 
-export interface NewAccessToken {
-  digest: string;
-  clientId: string;
-  userId: string | null;
-  grantId: string | null;
-  scope: string;
-  issuedAt: Date;
-  expiresAt: Date;
-}
+export type NewAccessToken = Omit<AccessTokenRecord, 'revokedAt'>;
 
 export interface NewRefreshToken {
   digest: string;
@@ -54,13 +47,18 @@ export interface NewRefreshToken {
 }
 
 export class TokenStore {
+  private readonly accessTokenWrites: GroupCommit<NewAccessToken>;
+
   constructor(
     private readonly db: Db,
     private readonly feed: ChangeFeed,
-  ) {}
+  ) {
+    this.accessTokenWrites = new GroupCommit((tokens) => this.saveAccessTokens(tokens));
+  }
 
-  async saveAccessToken(token: NewAccessToken): Promise<void> {
-    await this.db.accessToken.create({ data: token });
+  /** Resolves once the token is committed; concurrent saves share one commit. */
+  saveAccessToken(token: NewAccessToken): Promise<void> {
+    return this.accessTokenWrites.insert(token);
   }
 
   /** Many at once (imports, benchmarks): one multi-row INSERT per call. */
@@ -90,24 +88,28 @@ export class TokenStore {
   }
 
   /**
-   * Marks a refresh token used. Only one caller can win: the update is conditional on the token
-   * being unused, and the database serialises it. Returns false to every loser.
+   * Rotation, in one transaction: uses the presented refresh token up and stores its successor
+   * (and the new access token), extending the grant's life. The use is a conditional update that
+   * only one transaction can win; every other gets false and nothing is written.
    */
-  async consumeRefreshToken(digest: string): Promise<boolean> {
-    const { count } = await this.db.refreshToken.updateMany({
-      where: { digest, consumedAt: null, revokedAt: null },
-      data: { consumedAt: new Date() },
+  async rotate(
+    usedDigest: string,
+    grantId: string,
+    next: NewRefreshToken,
+    access: NewAccessToken | null,
+    expiresAt: Date,
+  ): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.refreshToken.updateMany({
+        where: { digest: usedDigest, consumedAt: null, revokedAt: null },
+        data: { consumedAt: new Date() },
+      });
+      if (count !== 1) return false;
+      await tx.refreshToken.create({ data: { ...next, grantId } });
+      if (access) await tx.accessToken.create({ data: access });
+      await tx.grant.updateMany({ where: { id: grantId, expiresAt: { lt: expiresAt } }, data: { expiresAt } });
+      return true;
     });
-    return count === 1;
-  }
-
-  /** The next refresh token of a grant (and its access token), extending the grant's life. */
-  async continueGrant(grantId: string, refresh: NewRefreshToken, access: NewAccessToken | null, expiresAt: Date) {
-    await this.db.$transaction([
-      this.db.refreshToken.create({ data: { ...refresh, grantId } }),
-      ...(access ? [this.db.accessToken.create({ data: access })] : []),
-      this.db.grant.updateMany({ where: { id: grantId, expiresAt: { lt: expiresAt } }, data: { expiresAt } }),
-    ]);
   }
 
   /** Revokes a grant: every refresh token of the family, and every access token issued from it. */

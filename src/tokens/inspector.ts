@@ -64,23 +64,16 @@ export class TokenInspector {
     const record = await this.state.accessTokens.get(digest);
     const now = Date.now();
     if (!record || record.revokedAt || record.expiresAt.getTime() <= now) return null;
-    const issuedAtMs = record.issuedAt.getTime();
-    const subject = await this.liveSubject({ clientId: record.clientId, userId: record.userId, grantId: record.grantId, issuedAtMs });
-    if (!subject) return null;
-    return {
-      tokenType: 'access_token',
-      format: 'opaque',
-      ...subject,
-      scope: record.scope,
-      iat: seconds(issuedAtMs),
-      exp: seconds(record.expiresAt.getTime()),
-      jti: opaqueJti(digest),
-    };
+    return this.activeOpaque('access_token', digest, record, { ...record, issuedAtMs: record.issuedAt.getTime() });
   }
 
   private async jwtAccessToken(token: string): Promise<ActiveToken | null> {
-    const claims = await verifyAccessToken(this.keys, token, this.issuer);
-    if (!claims || this.state.isJwtRevoked(claims.jti)) return null;
+    let claims = this.state.verifiedJwts.get(token);
+    if (!claims) {
+      claims = (await verifyAccessToken(this.keys, token, this.issuer)) ?? undefined;
+      if (claims) this.state.verifiedJwts.set(token, claims);
+    }
+    if (!claims || claims.exp * 1000 <= Date.now() || this.state.isJwtRevoked(claims.jti)) return null;
     const userId = claims.sub === claims.client_id ? null : claims.sub;
     // iat has whole seconds: a token from the second of a revoke-everything counts as before it.
     const subject = await this.liveSubject({
@@ -108,15 +101,29 @@ export class TokenInspector {
     const record = await this.store.tokens.refreshToken(digest);
     if (!record || record.consumedAt || record.revokedAt || record.expiresAt.getTime() <= Date.now()) return null;
     const { grant } = record;
-    const issuedAtMs = record.createdAt.getTime();
-    const subject = await this.liveSubject({ clientId: grant.clientId, userId: grant.userId, grantId: grant.id, issuedAtMs });
-    if (!subject) return null;
+    return this.activeOpaque('refresh_token', digest, record, {
+      clientId: grant.clientId,
+      userId: grant.userId,
+      grantId: grant.id,
+      issuedAtMs: record.createdAt.getTime(),
+    });
+  }
+
+  /** An opaque token's answer, if its subject is still live. */
+  private async activeOpaque(
+    tokenType: ActiveToken['tokenType'],
+    digest: string,
+    record: { scope: string; expiresAt: Date },
+    subject: Subject,
+  ): Promise<ActiveToken | null> {
+    const live = await this.liveSubject(subject);
+    if (!live) return null;
     return {
-      tokenType: 'refresh_token',
+      tokenType,
       format: 'opaque',
-      ...subject,
+      ...live,
       scope: record.scope,
-      iat: seconds(issuedAtMs),
+      iat: seconds(subject.issuedAtMs),
       exp: seconds(record.expiresAt.getTime()),
       jti: opaqueJti(digest),
     };

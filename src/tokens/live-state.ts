@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import type { ClientRecord } from '../store/clients.js';
 import type { AccessTokenRecord, GrantRecord } from '../store/tokens.js';
 import type { UserRecord } from '../store/users.js';
+import type { AccessTokenClaims } from './jwt.js';
 import type { KeyRing } from './keys.js';
 
 /**
@@ -67,6 +68,12 @@ export class LiveState {
   readonly clients: LoadingCache<ClientRecord | null>;
   readonly grants: LoadingCache<GrantRecord | null>;
   private revokedJtis = new Map<string, number>();
+  /**
+   * JWTs whose signature and claims already verified, by the exact token string: the same bytes
+   * verify the same way, so a service presenting one token on every request pays for ECDSA once.
+   * Expiry is checked on every use; the cache is dropped whenever the keys change.
+   */
+  readonly verifiedJwts = new LRUCache<string, AccessTokenClaims>({ max: 20_000 });
 
   constructor(
     private readonly store: Store,
@@ -110,6 +117,7 @@ export class LiveState {
         return;
       }
       case 'keys':
+        this.verifiedJwts.clear();
         this.keys.reload().catch(this.onError);
         return;
     }
@@ -117,6 +125,7 @@ export class LiveState {
 
   async reset(): Promise<void> {
     for (const cache of [this.accessTokens, this.users, this.clients, this.grants]) cache.clear();
+    this.verifiedJwts.clear();
     await Promise.all([this.loadRevokedJwts(), this.keys.reload()]);
   }
 }
