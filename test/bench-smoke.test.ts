@@ -25,7 +25,7 @@ t.test('npm run bench works end to end', async (t) => {
     'client_credentials, opaque',
     'refresh, rotating',
     'password grant',
-    'more tokens stored',
+    'introspect opaque, 2,000 more tokens stored',
   ]) {
     t.match(run.out, new RegExp(`\\| ${row.replace(/[()]/g, '\\$&')}[^|]*\\| \\d+ \\|`), `reports: ${row}`);
   }

@@ -107,7 +107,8 @@ export class Clients {
    */
   async authenticate(clientId: string, secret: string | undefined): Promise<ClientRecord | null> {
     if (clientId.length > 128 || (secret !== undefined && secret.length > MAX_SECRET_LENGTH)) return null;
-    const client = await this.state.clients.get(clientId);
+    const lookup = this.state.clients.get(clientId);
+    const client = lookup instanceof Promise ? await lookup : lookup;
     if (!client) return null;
     if (client.secretDigest === null) return secret === undefined ? client : null;
     return secret !== undefined && this.secrets.matches(secret, client.secretDigest) ? client : null;

@@ -61,7 +61,8 @@ export class TokenInspector {
 
   private async opaqueAccessToken(token: string): Promise<ActiveToken | null> {
     const digest = tokenDigest(token);
-    const record = await this.state.accessTokens.get(digest);
+    const lookup = this.state.accessTokens.get(digest);
+    const record = lookup instanceof Promise ? await lookup : lookup;
     const now = Date.now();
     if (!record || record.revokedAt || record.expiresAt.getTime() <= now) return null;
     return this.activeOpaque('access_token', digest, record, { ...record, issuedAtMs: record.issuedAt.getTime() });
@@ -131,11 +132,13 @@ export class TokenInspector {
 
   /** The client still exists, the user is active and has not had everything revoked, the grant stands. */
   private async liveSubject(subject: Subject) {
-    const [client, user, grant] = await Promise.all([
-      this.state.clients.get(subject.clientId),
-      subject.userId ? this.state.users.get(subject.userId) : null,
-      subject.grantId ? this.state.grants.get(subject.grantId) : null,
-    ]);
+    // All three are usually cached, and then there is nothing to wait for.
+    const clientLookup = this.state.clients.get(subject.clientId);
+    const userLookup = subject.userId ? this.state.users.get(subject.userId) : null;
+    const grantLookup = subject.grantId ? this.state.grants.get(subject.grantId) : null;
+    const client = clientLookup instanceof Promise ? await clientLookup : clientLookup;
+    const user = userLookup instanceof Promise ? await userLookup : userLookup;
+    const grant = grantLookup instanceof Promise ? await grantLookup : grantLookup;
     if (!client) return null;
     if (subject.userId && (!user || !user.active)) return null;
     if (user?.tokensValidAfter && subject.issuedAtMs <= user.tokensValidAfter.getTime()) return null;

@@ -29,9 +29,13 @@ export class LoadingCache<V> {
     this.entries = new LRUCache({ max });
   }
 
-  async get(key: string): Promise<V> {
+  /** The value, at once on a hit (no promise to settle on the hot path), or once loaded. */
+  get(key: string): V | Promise<V> {
     const hit = this.entries.get(key);
-    if (hit) return hit.value;
+    return hit ? hit.value : this.fill(key);
+  }
+
+  private async fill(key: string): Promise<V> {
     const generation = this.generation;
     const value = await this.load(key);
     if (generation === this.generation) this.entries.set(key, { value });

