@@ -3,11 +3,9 @@
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY scripts/prisma-generate.mjs scripts/
-COPY prisma/models.prisma prisma/
-RUN npm ci --omit=dev
 COPY . .
+# Installs the production dependencies, generates the Prisma clients and builds dist/ (postinstall).
+RUN npm ci --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 TESSERA_DATA_DIR=/app/data DATABASE_URL=file:/app/data/tessera.db
