@@ -8,7 +8,6 @@ import type { ClientSecrets } from './client-secrets.js';
 import { isScopeToken } from './scopes.js';
 
 export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'password', 'refresh_token'] as const;
-export type GrantType = (typeof GRANT_TYPES)[number];
 
 export const DEFAULT_ACCESS_TTL = 300;
 export const DEFAULT_REFRESH_TTL = 86_400;

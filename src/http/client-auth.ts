@@ -23,7 +23,6 @@ function basicCredentials(header: string): ClientCredentials {
   return {
     clientId: formDecode(decoded.slice(0, colon)),
     clientSecret: formDecode(decoded.slice(colon + 1)),
-    method: 'client_secret_basic',
   };
 }
 
@@ -41,9 +40,8 @@ export function clientCredentials(request: FastifyRequest, params: Record<string
     if (params.client_secret !== undefined) throw new InvalidRequestError('Missing parameter: `client_id`');
     return null;
   }
-  if (params.client_secret !== undefined)
-    return { clientId: params.client_id, clientSecret: params.client_secret, method: 'client_secret_post' };
-  return { clientId: params.client_id, method: 'none' };
+  if (params.client_secret !== undefined) return { clientId: params.client_id, clientSecret: params.client_secret };
+  return { clientId: params.client_id };
 }
 
 /** Authenticates the caller of /introspect or /revoke, or fails with 401 invalid_client. */

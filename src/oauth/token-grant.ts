@@ -8,8 +8,6 @@ import { createModel, type GrantContext } from './model.js';
 export interface ClientCredentials {
   clientId: string;
   clientSecret?: string;
-  /** How the client presented them: the 401 for a failed Basic login carries WWW-Authenticate. */
-  method: 'client_secret_basic' | 'client_secret_post' | 'none';
 }
 
 export interface IssuedTokens {

@@ -38,10 +38,6 @@ export class Store {
     return new Store(await openDatabase(config.databaseUrl), config, onError);
   }
 
-  get dialect() {
-    return this.database.dialect;
-  }
-
   /** Readiness: can the database answer? */
   async ping(): Promise<void> {
     await this.database.db.$queryRawUnsafe('SELECT 1');
