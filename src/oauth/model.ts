@@ -105,7 +105,8 @@ export function createModel(tessera: Tessera, ctx: GrantContext) {
           // The new refresh token keeps the scope its family was granted; only the access token narrows.
           const used = ctx.consumed;
           const next = { digest: refresh.digest, parentDigest: used.digest, scope: used.scope, expiresAt: refreshExpiresAt };
-          if (!(await store.tokens.rotate(used.digest, ctx.grantId, next, access.record, grantExpiresAt))) {
+          const rotation = { usedDigest: used.digest, grantId: ctx.grantId, next, access: access.record, grantExpiresAt };
+          if (!(await store.tokens.rotate(rotation))) {
             // Used concurrently: exactly one rotation wins, and any other use is a reuse.
             log.warn({ grant: used.grantId, client: used.grant.clientId }, 'refresh token used concurrently: revoking its grant');
             await store.tokens.revokeGrant(used.grantId);

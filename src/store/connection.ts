@@ -32,13 +32,15 @@ export function pgPoolConfig(databaseUrl: string): PoolConfig {
 
 export type AdapterFactory = PrismaBetterSqlite3 | PrismaPg;
 
+export function sqliteAdapterFactory(databaseUrl: string): PrismaBetterSqlite3 {
+  const path = sqlitePath(databaseUrl);
+  mkdirSync(dirname(path), { recursive: true });
+  // timeout: how long a writer waits for another process's lock (the CLI, a second server).
+  return new PrismaBetterSqlite3({ url: path, timeout: 10_000 });
+}
+
 export function adapterFactory(databaseUrl: string): { dialect: Dialect; factory: AdapterFactory } {
   const dialect = dialectOf(databaseUrl);
-  if (dialect === 'sqlite') {
-    const path = sqlitePath(databaseUrl);
-    mkdirSync(dirname(path), { recursive: true });
-    // timeout: how long a writer waits for another process's lock (the CLI, a second server).
-    return { dialect, factory: new PrismaBetterSqlite3({ url: path, timeout: 10_000 }) };
-  }
-  return { dialect, factory: new PrismaPg(pgPoolConfig(databaseUrl)) };
+  const factory = dialect === 'sqlite' ? sqliteAdapterFactory(databaseUrl) : new PrismaPg(pgPoolConfig(databaseUrl));
+  return { dialect, factory };
 }

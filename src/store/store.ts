@@ -28,14 +28,14 @@ export class Store {
     this.feed = new ChangeFeed(db, dialect, config.databaseUrl, config.changePollMs, onError);
     this.users = new UserStore(db, this.feed);
     this.clients = new ClientStore(db, this.feed);
-    this.tokens = new TokenStore(db, this.feed);
+    this.tokens = new TokenStore(db, this.feed, database.hotPath);
     this.keys = new KeyStore(db, this.feed);
     this.codes = new CodeStore(db);
     this.throttle = new ThrottleStore(db);
   }
 
   static async open(config: Pick<Config, 'databaseUrl' | 'changePollMs'>, onError: (e: unknown) => void): Promise<Store> {
-    return new Store(await openDatabase(config.databaseUrl), config, onError);
+    return new Store(await openDatabase(config.databaseUrl, onError), config, onError);
   }
 
   /** Readiness: can the database answer? */

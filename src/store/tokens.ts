@@ -3,6 +3,7 @@
 import type { Db } from './database.js';
 import type { ChangeFeed } from './change-feed.js';
 import { GroupCommit } from './group-commit.js';
+import type { GrantStart, HotPath, Rotation } from './hot-path.js';
 
 export interface AccessTokenRecord {
   digest: string;
@@ -47,23 +48,33 @@ export interface NewRefreshToken {
 }
 
 export class TokenStore {
-  private readonly accessTokenWrites: GroupCommit<NewAccessToken>;
+  private readonly accessTokenWrites: GroupCommit<NewAccessToken, undefined>;
+  private readonly grantStarts: GroupCommit<GrantStart, undefined>;
+  private readonly rotations: GroupCommit<Rotation, boolean>;
 
   constructor(
     private readonly db: Db,
     private readonly feed: ChangeFeed,
+    private readonly hotPath: HotPath,
   ) {
-    this.accessTokenWrites = new GroupCommit((tokens) => this.saveAccessTokens(tokens));
+    const batched = <T>(write: (items: T[]) => Promise<void>) =>
+      new GroupCommit<T, undefined>(async (items) => {
+        await write(items);
+        return items.map(() => undefined);
+      });
+    this.accessTokenWrites = batched((tokens) => hotPath.insertAccessTokens(tokens));
+    this.grantStarts = batched((starts) => hotPath.startGrants(starts, new Date()));
+    this.rotations = new GroupCommit((batch) => this.rotateDistinct(batch));
   }
 
   /** Resolves once the token is committed; concurrent saves share one commit. */
   saveAccessToken(token: NewAccessToken): Promise<void> {
-    return this.accessTokenWrites.insert(token);
+    return this.accessTokenWrites.write(token);
   }
 
-  /** Many at once (imports, benchmarks): one multi-row INSERT per call. */
-  async saveAccessTokens(tokens: NewAccessToken[]): Promise<void> {
-    await this.db.accessToken.createMany({ data: tokens });
+  /** Many at once (imports, benchmarks), in one transaction. */
+  saveAccessTokens(tokens: NewAccessToken[]): Promise<void> {
+    return this.hotPath.insertAccessTokens(tokens);
   }
 
   accessToken(digest: string): Promise<AccessTokenRecord | null> {
@@ -75,43 +86,40 @@ export class TokenStore {
   }
 
   refreshToken(digest: string): Promise<RefreshTokenRecord | null> {
-    return this.db.refreshToken.findUnique({ where: { digest }, include: { grant: true } });
-  }
-
-  /** A new grant with its first refresh token and, for opaque tokens, its first access token. */
-  async startGrant(grant: Omit<GrantRecord, 'createdAt' | 'revokedAt'>, refresh: NewRefreshToken, access: NewAccessToken | null) {
-    await this.db.$transaction([
-      this.db.grant.create({ data: grant }),
-      this.db.refreshToken.create({ data: { ...refresh, grantId: grant.id } }),
-      ...(access ? [this.db.accessToken.create({ data: access })] : []),
-    ]);
+    return this.hotPath.refreshToken(digest);
   }
 
   /**
-   * Rotation, in one transaction: uses the presented refresh token up and stores its successor
-   * (and the new access token), extending the grant's life. The use is a conditional update that
-   * only one transaction can win. A loser's transaction writes its successor rows too — one
-   * batch with no round trips is several times faster than an interactive transaction — but a
-   * loser is a reuse: the caller revokes the whole grant, those rows with it, before anything
-   * reaches the client.
+   * A new grant with its first refresh token and, for opaque tokens, its first access token;
+   * concurrent starts share one commit.
    */
-  async rotate(
-    usedDigest: string,
-    grantId: string,
-    next: NewRefreshToken,
-    access: NewAccessToken | null,
-    expiresAt: Date,
-  ): Promise<boolean> {
-    const [used] = await this.db.$transaction([
-      this.db.refreshToken.updateMany({
-        where: { digest: usedDigest, consumedAt: null, revokedAt: null },
-        data: { consumedAt: new Date() },
-      }),
-      this.db.refreshToken.create({ data: { ...next, grantId } }),
-      ...(access ? [this.db.accessToken.create({ data: access })] : []),
-      this.db.grant.updateMany({ where: { id: grantId, expiresAt: { lt: expiresAt } }, data: { expiresAt } }),
-    ]);
-    return (used as { count: number }).count === 1;
+  startGrant(grant: GrantStart['grant'], refresh: NewRefreshToken, access: NewAccessToken | null): Promise<undefined> {
+    return this.grantStarts.write({ grant, refresh, access });
+  }
+
+  /**
+   * Rotation, committed before it resolves: uses the presented refresh token up and stores its
+   * successor (and the new access token), extending the grant's life. The use is conditional, so
+   * of concurrent rotations of one token exactly one wins and the others write nothing and answer
+   * false — a reuse, on which the caller revokes the grant. Concurrent rotations of different
+   * tokens share one commit.
+   */
+  rotate(rotation: Omit<Rotation, 'grantExtendedTo'>): Promise<boolean> {
+    // A grant extended on every rotation is a row rewritten thousands of times a second (and on
+    // PostgreSQL, dead row versions that every later lookup of it wades through). Extending it to
+    // twice its remaining need rewrites it about once per refresh lifetime; it is pruned that
+    // much later at most.
+    const needed = rotation.grantExpiresAt.getTime();
+    return this.rotations.write({ ...rotation, grantExtendedTo: new Date(needed + Math.max(0, needed - Date.now())) });
+  }
+
+  /** A batch may hold the same token twice (a client racing itself): only the first can win. */
+  private async rotateDistinct(batch: Rotation[]): Promise<boolean[]> {
+    const seen = new Set<string>();
+    const distinct = batch.filter((r) => !seen.has(r.usedDigest) && seen.add(r.usedDigest));
+    const results = await this.hotPath.rotate(distinct, new Date());
+    const won = new Set(distinct.filter((_, i) => results[i]));
+    return batch.map((r) => won.has(r));
   }
 
   /** Revokes a grant: every refresh token of the family, and every access token issued from it. */
