@@ -11,7 +11,7 @@ import type { NewAccessToken, RefreshTokenRecord } from './tokens.js';
 /** A timestamp(3) column holds UTC without a zone, as Prisma writes it. */
 const stored = (date: Date) => date.toISOString().slice(0, -1);
 
-/** Access tokens as the seven column arrays that accessInsert(n) unnests; null tokens are skipped. */
+/** Access tokens as the seven column arrays that INSERT_ACCESS_FROM(n) unnests; null tokens are skipped. */
 function accessColumns(tokens: (NewAccessToken | null)[]) {
   return [
     tokens.map((t) => t?.digest ?? null),

@@ -17,9 +17,9 @@ export class SqliteHotPath implements HotPath {
   private readonly extendGrant: BetterSqlite3.Statement;
   private readonly insertGrant: BetterSqlite3.Statement;
   private readonly findRefresh: BetterSqlite3.Statement<[string], unknown[]>;
-  private readonly insertAccessAll: (tokens: NewAccessToken[]) => void;
-  private readonly startAll: (starts: GrantStart[], now: Date) => void;
-  private readonly rotateAll: (rotations: Rotation[], now: Date) => boolean[];
+  readonly insertAccessTokens: (tokens: NewAccessToken[]) => Promise<void>;
+  readonly startGrants: (starts: GrantStart[], now: Date) => Promise<void>;
+  readonly rotate: (rotations: Rotation[], now: Date) => Promise<boolean[]>;
 
   constructor(private readonly connection: BetterSqlite3.Database) {
     this.insertAccess = connection.prepare(
@@ -43,29 +43,23 @@ export class SqliteHotPath implements HotPath {
       )
       .raw();
 
-    // IMMEDIATE: take the write lock at BEGIN, so another process's writer makes us wait at the
-    // start (busy timeout) rather than fail midway.
-    this.insertAccessAll = connection.transaction((tokens: NewAccessToken[]) => {
+    this.insertAccessTokens = this.batchWriter((tokens: NewAccessToken[]) => {
       for (const token of tokens) this.insertAccessRow(token);
-    }).immediate;
-    this.startAll = connection.transaction((starts: GrantStart[], now: Date) => {
+    });
+    this.startGrants = this.batchWriter((starts: GrantStart[], now: Date) => {
       for (const start of starts) this.startOne(start, stored(now));
-    }).immediate;
-    this.rotateAll = connection.transaction((rotations: Rotation[], now: Date) =>
-      rotations.map((r) => this.rotateOne(r, stored(now))),
-    ).immediate;
+    });
+    this.rotate = this.batchWriter((rotations: Rotation[], now: Date) => rotations.map((r) => this.rotateOne(r, stored(now))));
   }
 
-  insertAccessTokens(tokens: NewAccessToken[]): Promise<void> {
-    return this.whenIdle(() => this.insertAccessAll(tokens));
-  }
-
-  startGrants(starts: GrantStart[], now: Date): Promise<void> {
-    return this.whenIdle(() => this.startAll(starts, now));
-  }
-
-  rotate(rotations: Rotation[], now: Date): Promise<boolean[]> {
-    return this.whenIdle(() => this.rotateAll(rotations, now));
+  /**
+   * The batch runs as one transaction, once Prisma's are out of the way. IMMEDIATE: the write
+   * lock is taken at BEGIN, so another process's writer makes it wait at the start (busy
+   * timeout) rather than fail midway.
+   */
+  private batchWriter<A extends unknown[], R>(write: (...args: A) => R): (...args: A) => Promise<R> {
+    const transaction = this.connection.transaction(write).immediate;
+    return (...args) => this.whenIdle(() => transaction(...args));
   }
 
   refreshToken(digest: string): Promise<RefreshTokenRecord | null> {

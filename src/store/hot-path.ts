@@ -1,6 +1,6 @@
 // The token statements that run thousands of times a second — storing opaque access tokens,
-// starting grants, rotating refresh tokens, finding a refresh token — written as raw SQL, one implementation per
-// dialect. Through Prisma each statement costs ~100 µs of query compilation and interpretation
+// starting grants, rotating refresh tokens, finding a refresh token — written as raw SQL, one
+// implementation per dialect. Through Prisma each statement costs ~100 µs of query compilation and interpretation
 // on the event loop, which at these rates was most of the request (see bench/RESULTS.md); the
 // rest of the store stays on Prisma, where clarity matters more than microseconds.
 //

@@ -93,7 +93,7 @@ export class TokenStore {
    * A new grant with its first refresh token and, for opaque tokens, its first access token;
    * concurrent starts share one commit.
    */
-  startGrant(grant: GrantStart['grant'], refresh: NewRefreshToken, access: NewAccessToken | null): Promise<undefined> {
+  startGrant(grant: GrantStart['grant'], refresh: NewRefreshToken, access: NewAccessToken | null): Promise<void> {
     return this.grantStarts.write({ grant, refresh, access });
   }
 
