@@ -11,7 +11,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
 import type { Dialect } from '../src/config.js';
-import { pgPoolConfig } from '../src/store/connection.js';
+import { pgPoolConfig } from '../src/store/dialects/postgresql.js';
 import { closingFactory } from '../src/store/migrate.js';
 import { NO_FILTERS, openSchemaEngine, readMigrations } from '../src/store/schema-engine.js';
 

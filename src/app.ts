@@ -11,6 +11,7 @@ import { introspectRoute } from './http/introspect.js';
 import { jwksRoute } from './http/jwks.js';
 import { metadataRoute } from './http/metadata.js';
 import { metricsRoutes } from './http/metrics.js';
+import { cookiesMustBeSecure } from './http/browser-session.js';
 import { Metrics } from './metrics.js';
 import { refreshRoute } from './http/refresh.js';
 import { revokeRoute } from './http/revoke.js';
@@ -38,16 +39,25 @@ export async function buildApp(tessera: Tessera): Promise<FastifyInstance> {
     done(null, payload);
   });
   const metrics = new Metrics();
-  app.decorate('metrics', metrics);
   metricsRoutes(app, metrics);
+  // Each endpoint gets the services it uses, and nothing more.
+  const { clients, users, tokens, inspector, revocation, keys, store } = tessera;
+  const issuer = tessera.config.issuer;
+  const secureCookies = cookiesMustBeSecure(issuer);
   // The HTML sign-in page gets helmet's security headers (and its own CSP); the JSON API does not
   // need them, and computing them on every hot-path answer cost a fifth of introspection's time.
   await app.register(async (pages) => {
     await pages.register(helmet, { contentSecurityPolicy: false });
-    authorizeRoutes(pages, tessera);
+    authorizeRoutes(pages, { clients, users, tokens, issuer, secureCookies });
   });
-  for (const route of [tokenRoute, refreshRoute, verifyRoute, introspectRoute, revokeRoute, metadataRoute, jwksRoute, healthRoutes]) {
-    route(app, tessera);
-  }
+  const tokenEndpoint = { clients, grants: tessera.grantServices, metrics, secureCookies };
+  tokenRoute(app, tokenEndpoint);
+  refreshRoute(app, tokenEndpoint);
+  verifyRoute(app, inspector);
+  introspectRoute(app, { clients, inspector, issuer });
+  revokeRoute(app, { clients, revocation });
+  metadataRoute(app, { clients, issuer });
+  jwksRoute(app, keys);
+  healthRoutes(app, store);
   return app;
 }

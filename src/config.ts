@@ -13,7 +13,8 @@ export interface Config {
   dataDir: string;
   /** TESSERA_SECRET as given; when absent, src/secret.ts generates one into dataDir. */
   secret: string | undefined;
-  logLevel: string;
+  /** LOG_LEVEL; when unset, the server logs at info and the admin command warnings only. */
+  logLevel: string | undefined;
   /** One log line per request; off by default, since /metrics counts requests. */
   logRequests: boolean;
   /** Background removal of expired and revoked rows; 0 turns it off. */
@@ -26,6 +27,11 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** Hosts that never leave this machine: plain http and insecure cookies are tolerated only there. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}
 
 const DEFAULT_DATABASE_URL = 'file:./data/tessera.db';
 
@@ -75,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dialect,
     dataDir: resolve(env.TESSERA_DATA_DIR || 'data'),
     secret,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: env.LOG_LEVEL || undefined,
     logRequests: env.TESSERA_LOG_REQUESTS === 'true',
     pruneIntervalMs: integer(env, 'TESSERA_PRUNE_INTERVAL_MS', 60_000, 0, 86_400_000),
     changePollMs: integer(env, 'TESSERA_CHANGE_POLL_MS', 200, 20, 1000),

@@ -28,9 +28,3 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
   }
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    metrics: Metrics;
-  }
-}

@@ -2,14 +2,17 @@
 import type { Config } from './config.js';
 import { buildApp } from './app.js';
 import { createLogger } from './logger.js';
+import { findGrant } from './oauth/grants/index.js';
 import { Tessera } from './tessera.js';
 
 export async function serve(config: Config): Promise<void> {
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel ?? 'info');
   const tessera = await Tessera.open(config, log, { background: true, migrate: true });
   for (const client of await tessera.clients.list()) {
-    if (client.grants.includes('password')) {
-      log.warn({ client: client.id, name: client.name }, 'client is registered for the password grant, which RFC 9700 deprecates');
+    for (const grant of client.grants.map(findGrant)) {
+      if (grant?.deprecated) {
+        log.warn({ client: client.id, name: client.name }, `client is registered for the ${grant.name} grant, which RFC 9700 deprecates`);
+      }
     }
   }
   const app = await buildApp(tessera);

@@ -1,23 +1,27 @@
-// The running core of Tessera, without HTTP: storage, keys, caches and the domain services, wired
-// together once. The HTTP app and the admin command both stand on it.
+// The composition root: storage, keys, caches and the services over them, wired together once.
+// The HTTP app (src/app.ts) and the admin command (src/cli/) take the services they need from
+// here and hand each part only what it uses; nothing below this file imports it.
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { ClientSecrets } from './domain/client-secrets.js';
 import { Clients } from './domain/clients.js';
 import { Users } from './domain/users.js';
+import { GRANTS } from './oauth/grants/index.js';
+import type { GrantServices } from './oauth/grants/grant.js';
 import { deriveKeys, resolveSecret } from './secret.js';
 import { applyMigrations } from './store/migrate.js';
+import { ReadCache, type CacheSizes } from './store/read-cache.js';
 import { Store } from './store/store.js';
 import { TokenInspector } from './tokens/inspector.js';
-import { TokenIssuer } from './tokens/issuer.js';
 import { KeyRing } from './tokens/keys.js';
-import { LiveState, type CacheSizes } from './tokens/live-state.js';
+import { TokenLifecycle } from './tokens/lifecycle.js';
+import { TokenMinter } from './tokens/minter.js';
 import { Revocation } from './tokens/revocation.js';
 
 export interface OpenOptions {
   /** Follow other instances' changes and prune in the background (a server does; the CLI not). */
   background?: boolean;
-  /** Create or upgrade the schema first (the server does; other admin commands expect it done). */
+  /** Create or upgrade the schema first (the server and the admin command both do). */
   migrate?: boolean;
   cacheSizes?: CacheSizes;
 }
@@ -25,9 +29,11 @@ export interface OpenOptions {
 export class Tessera {
   readonly users: Users;
   readonly clients: Clients;
-  readonly issuer: TokenIssuer;
+  readonly tokens: TokenLifecycle;
   readonly inspector: TokenInspector;
   readonly revocation: Revocation;
+  /** What the grant handlers (src/oauth/grants/) may use. */
+  readonly grantServices: GrantServices;
   private pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -36,14 +42,15 @@ export class Tessera {
     readonly log: Logger,
     readonly store: Store,
     readonly keys: KeyRing,
-    readonly state: LiveState,
+    private readonly cache: ReadCache,
     secrets: ClientSecrets,
   ) {
-    this.users = new Users(store);
-    this.clients = new Clients(store, state, secrets);
-    this.issuer = new TokenIssuer(keys, config.issuer);
-    this.inspector = new TokenInspector(store, state, keys, config.issuer);
-    this.revocation = new Revocation(store, keys, config.issuer);
+    this.users = new Users(store.users, store.throttle, cache.users);
+    this.clients = new Clients(store.clients, cache.clients, secrets, GRANTS);
+    this.tokens = new TokenLifecycle(store.tokens, store.codes, new TokenMinter(keys, config.issuer), log, config.codeTtlSeconds);
+    this.inspector = new TokenInspector(cache, store.tokens, keys, config.issuer);
+    this.revocation = new Revocation(store.tokens, keys, config.issuer);
+    this.grantServices = { tokens: this.tokens, users: this.users };
   }
 
   static async open(config: Config, log: Logger, options: OpenOptions = {}): Promise<Tessera> {
@@ -57,10 +64,10 @@ export class Tessera {
     try {
       const keys = new KeyRing(store.keys, secretKeys.keyEncryptionKey);
       await keys.load();
-      const state = new LiveState(store, keys, onError, options.cacheSizes);
-      await state.loadRevokedJwts();
-      const tessera = new Tessera(config, log, store, keys, state, new ClientSecrets(secretKeys.clientSecretKey));
-      if (options.background) await tessera.startBackground();
+      const cache = new ReadCache(store, options.cacheSizes);
+      await cache.loadRevokedJwts();
+      const tessera = new Tessera(config, log, store, keys, cache, new ClientSecrets(secretKeys.clientSecretKey));
+      if (options.background) await tessera.startBackground(onError);
       return tessera;
     } catch (error) {
       await store.close();
@@ -68,11 +75,19 @@ export class Tessera {
     }
   }
 
-  private async startBackground(): Promise<void> {
+  private async startBackground(onError: (error: unknown) => void): Promise<void> {
+    const keysChanged = () => {
+      this.inspector.forgetVerifiedJwts();
+      this.keys.reload().catch(onError);
+    };
     await this.store.feed.subscribe({
-      onChange: (change) => this.state.apply(change),
+      onChange: (change) => {
+        this.cache.apply(change);
+        if (change.kind === 'keys') keysChanged();
+      },
       onReset: () => {
-        this.state.reset().catch((error) => this.log.error({ err: error }, 'cache reset failed'));
+        keysChanged();
+        this.cache.reset().catch((error: unknown) => this.log.error({ err: error }, 'cache reset failed'));
       },
     });
     const every = this.config.pruneIntervalMs;
@@ -81,14 +96,14 @@ export class Tessera {
         try {
           // A bounded amount per tick keeps each pass short; a backlog drains over several ticks.
           const counts = await this.store.prune(new Date(), 5_000);
-          this.state.forgetExpired();
+          this.cache.forgetExpired();
           if (Object.values(counts).some((n) => n > 0)) this.log.debug({ pruned: counts }, 'pruned expired rows');
         } catch (error) {
           this.log.error({ err: error }, 'pruning failed');
         }
-        if (!this.closed) this.pruneTimer = setTimeout(tick, every).unref();
+        if (!this.closed) this.pruneTimer = setTimeout(() => void tick(), every).unref();
       };
-      this.pruneTimer = setTimeout(tick, every).unref();
+      this.pruneTimer = setTimeout(() => void tick(), every).unref();
     }
   }
 

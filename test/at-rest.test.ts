@@ -4,7 +4,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { dialect, registerClient, registerUser, startTessera, tokenRequest } from './helpers/harness.ts';
-import { sqlitePath, pgPoolConfig } from '../src/store/connection.ts';
+import { sqlitePath } from '../src/store/dialects/sqlite.ts';
+import { pgPoolConfig } from '../src/store/dialects/postgresql.ts';
 
 async function databaseText(url: string): Promise<string> {
   if (dialect === 'sqlite') {

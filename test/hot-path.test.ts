@@ -5,9 +5,9 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { testDatabase } from './helpers/harness.ts';
 import { applyMigrations } from '../src/store/migrate.ts';
-import { openDatabase } from '../src/store/database.ts';
+import { dialectFor } from '../src/store/dialects/index.ts';
 import { Store } from '../src/store/store.ts';
-import type { NewAccessToken } from '../src/store/tokens.ts';
+import type { NewAccessToken } from '../src/records.ts';
 import type { Rotation } from '../src/store/hot-path.ts';
 
 const digest = () => randomBytes(32).toString('hex');
@@ -20,7 +20,7 @@ t.test('hot-path statements agree with Prisma', async (t) => {
   const store = await Store.open({ databaseUrl: db.url, changePollMs: 50 }, (e) => t.error(e));
   t.teardown(() => store.close());
   // A second, plain Prisma view of the same database, to read what the hot path wrote.
-  const prisma = await openDatabase(db.url);
+  const prisma = await dialectFor(db.url).open(db.url, (e) => t.error(e));
   t.teardown(() => prisma.close());
 
   await store.clients.create({
@@ -71,10 +71,10 @@ t.test('hot-path statements agree with Prisma', async (t) => {
     });
     await prisma.db.refreshToken.create({ data: { digest: first, grantId: 'grant-read', scope: 'read', expiresAt: at(3_600_000) } });
     const viaPrisma = await prisma.db.refreshToken.findUnique({ where: { digest: first }, include: { grant: true } });
-    const viaHotPath = await store.tokens.refreshToken(first);
+    const viaHotPath = await store.tokens.findRefreshToken(first);
     t.same(viaHotPath, viaPrisma);
     t.equal(viaHotPath?.expiresAt.getTime(), at(3_600_000).getTime(), 'milliseconds kept');
-    t.equal(await store.tokens.refreshToken(digest()), null, 'unknown digest');
+    t.equal(await store.tokens.findRefreshToken(digest()), null, 'unknown digest');
   });
 
   t.test('a grant started here reads back whole through Prisma', async (t) => {
@@ -85,7 +85,7 @@ t.test('hot-path statements agree with Prisma', async (t) => {
     const row = await prisma.db.refreshToken.findUniqueOrThrow({ where: { digest: refresh.digest }, include: { grant: true } });
     t.match(row, { ...refresh, grantId: 'grant-start', consumedAt: null, revokedAt: null, grant: { ...grant, revokedAt: null } });
     t.same(await prisma.db.accessToken.findUniqueOrThrow({ where: { digest: token.digest } }), { ...token, revokedAt: null });
-    t.same(await store.tokens.refreshToken(refresh.digest), row, 'and through the hot path');
+    t.same(await store.tokens.findRefreshToken(refresh.digest), row, 'and through the hot path');
   });
 
   t.test('a rotation writes what Prisma reads back, and extends the grant', async (t) => {

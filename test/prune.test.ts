@@ -33,7 +33,7 @@ t.test('pruning', async (t) => {
     { accessTokens: 0, refreshTokens: 0, grants: 0, revokedJwts: 0, codes: 0, changeEvents: 0, signingKeys: 0, loginThrottles: 0 },
     'a second pass finds nothing',
   );
-  t.ok(await tessera.inspector.accessToken(kept), 'an unexpired token is kept');
+  t.ok(await tessera.inspector.activeAccessToken(kept), 'an unexpired token is kept');
   t.equal((await tessera.store.prune(later)).signingKeys, 0, 'the signing key is never pruned');
 });
 

@@ -119,7 +119,6 @@ t.test('verify and introspect', async (t) => {
     const [header, payload, signature] = good.split('.') as [string, string, string];
     const claims = decodeJwt(good);
     const foreign = await generateKeyPair('ES256');
-    const now = Math.floor(Date.now() / 1000);
     const sign = (body: Record<string, unknown>, hdr: Record<string, unknown> = {}, key = foreign.privateKey) =>
       new SignJWT(body)
         .setProtectedHeader({

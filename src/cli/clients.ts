@@ -1,27 +1,17 @@
 // tessera client …
-import { InvalidArgumentError, type Command } from 'commander';
-import { describe, output, publicClient, table, withTessera, type GlobalOptions } from './context.js';
+import type { Command } from 'commander';
+import type { ClientRegistration } from '../domain/clients.js';
+import { GRANTS } from '../oauth/grants/index.js';
+import { describe, output, publicClient, seconds, table, withTessera, type GlobalOptions } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
 
-export function seconds(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a whole number of seconds');
-  return Number(value);
-}
-
-interface CreateOptions {
-  name: string;
-  public?: boolean;
+/** The options of `client create`: the registration's fields, some under their flag's name. */
+type CreateOptions = Omit<ClientRegistration, 'grants' | 'scopes' | 'redirectUris'> & {
   grant?: string[];
   scope?: string[];
-  tokenFormat?: string;
-  accessTtl?: number;
-  refreshTtl?: number;
-  audience?: string;
   redirectUri?: string[];
-  introspect?: boolean;
-  browser?: boolean;
-}
+};
 
 export function clientCommands(program: Command, globals: () => GlobalOptions): void {
   const client = program.command('client').description('manage OAuth clients');
@@ -31,7 +21,7 @@ export function clientCommands(program: Command, globals: () => GlobalOptions): 
     .description("register a client; a confidential client's secret is shown once")
     .requiredOption('--name <name>', 'a name people recognise')
     .option('--public', 'a public client (no secret): browser or native app')
-    .option('--grant <grant>', 'a grant it may use (repeatable): authorization_code, client_credentials, password, refresh_token', collect)
+    .option('--grant <grant>', `a grant it may use (repeatable): ${GRANTS.map((grant) => grant.name).join(', ')}`, collect)
     .option('--scope <scope>', 'a scope it may ask for (repeatable)', collect)
     .option('--token-format <format>', 'access token format: opaque or jwt', 'opaque')
     .option('--access-ttl <seconds>', 'access token lifetime', seconds)
@@ -40,21 +30,9 @@ export function clientCommands(program: Command, globals: () => GlobalOptions): 
     .option('--redirect-uri <uri>', 'a redirect URI for authorization_code (repeatable)', (v: string, p: string[] = []) => [...p, v])
     .option('--introspect', "allowed to introspect other clients' tokens")
     .option('--browser', 'browser client: refresh token in an HttpOnly cookie')
-    .action(async (opts: CreateOptions) => {
+    .action(async ({ grant, scope, redirectUri, ...fields }: CreateOptions) => {
       const { client: created, secret } = await withTessera((t) =>
-        t.clients.register({
-          name: opts.name,
-          public: opts.public,
-          grants: opts.grant,
-          scopes: opts.scope,
-          tokenFormat: opts.tokenFormat,
-          accessTtl: opts.accessTtl,
-          refreshTtl: opts.refreshTtl,
-          audience: opts.audience,
-          redirectUris: opts.redirectUri,
-          introspect: opts.introspect,
-          browser: opts.browser,
-        }),
+        t.clients.register({ ...fields, grants: grant, scopes: scope, redirectUris: redirectUri }),
       );
       const shown = { ...publicClient(created), ...(secret ? { client_secret: secret } : {}) };
       output(globals(), shown, () =>

@@ -1,11 +1,11 @@
 // What every admin command shares: opening the core quietly, printing for people or scripts,
 // reading a password without echo.
 import { createInterface } from 'node:readline';
+import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config.js';
 import { AdminError } from '../domain/errors.js';
 import { createLogger } from '../logger.js';
-import type { ClientRecord } from '../store/clients.js';
-import type { UserRecord } from '../store/users.js';
+import type { ClientRecord, UserRecord } from '../records.js';
 import { Tessera } from '../tessera.js';
 
 export interface GlobalOptions {
@@ -17,12 +17,19 @@ export async function withTessera<T>(run: (tessera: Tessera) => Promise<T>): Pro
   const config = loadConfig();
   // One command touches a handful of rows: small caches (lru-cache allocates its capacity up front).
   const small = { accessTokens: 100, users: 100, clients: 100, grants: 100 };
-  const tessera = await Tessera.open(config, createLogger(process.env.LOG_LEVEL ?? 'warn', 'cli'), { cacheSizes: small, migrate: true });
+  // Quiet unless LOG_LEVEL says otherwise: a command prints its result, and warnings only.
+  const tessera = await Tessera.open(config, createLogger(config.logLevel ?? 'warn', 'cli'), { cacheSizes: small, migrate: true });
   try {
     return await run(tessera);
   } finally {
     await tessera.close();
   }
+}
+
+/** An option's value in whole seconds. */
+export function seconds(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a whole number of seconds');
+  return Number(value);
 }
 
 /** Prints `data` as JSON with --json, else the human lines. */

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { AdminError } from '../domain/errors.js';
+import { AlreadyExistsError, NotFoundError } from '../store/errors.js';
 import { applyMigrations } from '../store/migrate.js';
 import { clientCommands } from './clients.js';
 import { output, type GlobalOptions } from './context.js';
@@ -37,12 +38,10 @@ clientCommands(program, globals);
 tokenCommands(program, globals);
 keyCommands(program, globals);
 
-/** Prisma's errors for a unique key or a missing row, said plainly. */
+/** The error in one line, without the stack or the database driver's framing. */
 function plainMessage(error: unknown): string {
   if (error instanceof AdminError || error instanceof ConfigError) return error.message;
-  const code = (error as { code?: unknown }).code;
-  if (code === 'P2002') return 'that already exists';
-  if (code === 'P2025') return 'not found';
+  if (error instanceof AlreadyExistsError || error instanceof NotFoundError) return error.message;
   const lines = (error instanceof Error ? error.message : String(error)).split('\n').filter((line) => line.trim() !== '');
   // Prisma's messages open with where in the code the call was; the cause is on the last line.
   return (lines[0]?.startsWith('Invalid `') ? lines.at(-1) : lines[0])?.trim() ?? 'failed';

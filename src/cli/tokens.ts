@@ -1,9 +1,9 @@
 // tessera token …
 import type { Command } from 'commander';
-import { issueAdminToken } from '../domain/admin-tokens.js';
 import { AdminError } from '../domain/errors.js';
-import { seconds } from './clients.js';
-import { describe, output, withTessera, type GlobalOptions } from './context.js';
+import { issueAdminToken } from '../oauth/admin-token.js';
+import { secondsUntil } from '../tokens/minter.js';
+import { describe, output, seconds, withTessera, type GlobalOptions } from './context.js';
 
 export function tokenCommands(program: Command, globals: () => GlobalOptions): void {
   const token = program.command('token').description('issue, revoke and prune tokens');
@@ -19,7 +19,17 @@ export function tokenCommands(program: Command, globals: () => GlobalOptions): v
     ])
     .option('--ttl <seconds>', "lifetime (default: the client's access token lifetime)", seconds)
     .action(async (opts: { user: string; client: string; scope?: string[]; ttl?: number }) => {
-      const issued = await withTessera((t) => issueAdminToken(t, opts.user, opts.client, opts.scope, opts.ttl));
+      const { minted, scope, client, user } = await withTessera((t) =>
+        issueAdminToken(t, { username: opts.user, clientId: opts.client, scopes: opts.scope, ttl: opts.ttl }),
+      );
+      const issued = {
+        access_token: minted.token,
+        token_type: 'Bearer',
+        expires_in: secondsUntil(minted.expiresAt),
+        scope,
+        client_id: client.id,
+        username: user.username,
+      };
       output(globals(), issued, () => describe(issued));
     });
 

@@ -1,7 +1,8 @@
 // Client secrets are generated here with 256 random bits, so a keyed fast digest (HMAC-SHA256)
 // stores them safely: there is nothing to brute-force, and the client_credentials path pays no
 // slow hash. The key derives from TESSERA_SECRET, so a stolen database alone does not verify.
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { sameSecret } from '../tokens/constant-time.js';
 import { CLIENT_SECRET_PREFIX, newOpaqueToken } from '../tokens/opaque.js';
 
 export class ClientSecrets {
@@ -22,8 +23,6 @@ export class ClientSecrets {
   }
 
   matches(secret: string, digest: string): boolean {
-    const a = Buffer.from(this.digest(secret), 'hex');
-    const b = Buffer.from(digest, 'hex');
-    return a.length === b.length && timingSafeEqual(a, b);
+    return sameSecret(this.digest(secret), digest);
   }
 }

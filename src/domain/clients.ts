@@ -1,17 +1,27 @@
 // OAuth clients: registration with its rules, and authentication on every request.
 import { randomBytes } from 'node:crypto';
-import type { Store } from '../store/store.js';
-import type { ClientRecord, TokenFormat } from '../store/clients.js';
-import type { LiveState } from '../tokens/live-state.js';
+import { isLoopbackHost } from '../config.js';
+import type { ClientRecord, TokenFormat } from '../records.js';
+import type { ClientStore } from '../store/clients.js';
+import type { LoadingCache } from '../store/read-cache.js';
 import { AdminError } from './errors.js';
 import type { ClientSecrets } from './client-secrets.js';
 import { isScopeToken } from './scopes.js';
 
-export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'password', 'refresh_token'] as const;
+/** What registration must know of each grant type; src/oauth/grants/ declares them. */
+export interface GrantRules {
+  name: string;
+  /** It issues refresh tokens, so a client registered for it may also use refresh_token. */
+  issuesRefreshToken: boolean;
+  publicClientAllowed: boolean;
+  /** The user is sent back to a registered redirect URI (the code flow). */
+  needsRedirectUri: boolean;
+}
 
 export const DEFAULT_ACCESS_TTL = 300;
 export const DEFAULT_REFRESH_TTL = 86_400;
-const MAX_TTL = 366 * 86_400;
+/** The longest lifetime a token may be given: a year and a day. */
+export const MAX_TTL = 366 * 86_400;
 const MAX_SECRET_LENGTH = 512;
 
 export interface ClientRegistration {
@@ -37,8 +47,8 @@ function checkRedirectUri(uri: string): void {
   }
   if (url.hash || uri.includes('#')) throw new AdminError(`redirect URI must not have a fragment (RFC 6749 §3.1.2): "${uri}"`);
   if (/\s/.test(uri)) throw new AdminError(`redirect URI must not contain spaces: "${uri}"`);
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol === 'http:' && !loopback) throw new AdminError(`redirect URI must use https (or http on loopback): "${uri}"`);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
+    throw new AdminError(`redirect URI must use https (or http on loopback): "${uri}"`);
   if (url.protocol === 'javascript:' || url.protocol === 'data:') throw new AdminError(`redirect URI scheme not allowed: "${uri}"`);
 }
 
@@ -50,11 +60,16 @@ function ttl(value: number | undefined, fallback: number, name: string): number 
 }
 
 export class Clients {
+  private readonly grantRules: ReadonlyMap<string, GrantRules>;
+
   constructor(
-    private readonly store: Store,
-    private readonly state: LiveState,
+    private readonly store: ClientStore,
+    private readonly cached: LoadingCache<ClientRecord | null>,
     private readonly secrets: ClientSecrets,
-  ) {}
+    grants: readonly GrantRules[],
+  ) {
+    this.grantRules = new Map(grants.map((grant) => [grant.name, grant]));
+  }
 
   /** Registers a client; the secret (confidential clients) is returned here and never again. */
   async register(input: ClientRegistration): Promise<{ client: ClientRecord; secret: string | null }> {
@@ -62,28 +77,29 @@ export class Clients {
     if (name.length === 0 || name.length > 200) throw new AdminError('--name must be 1 to 200 characters');
     const isPublic = input.public === true;
     const grants = [...new Set(input.grants?.length ? input.grants : [isPublic ? 'authorization_code' : 'client_credentials'])];
-    for (const grant of grants) {
-      if (!(GRANT_TYPES as readonly string[]).includes(grant))
-        throw new AdminError(`unknown grant "${grant}" (one of: ${GRANT_TYPES.join(', ')})`);
-    }
-    if (isPublic && grants.includes('client_credentials')) throw new AdminError('a public client cannot use client_credentials');
+    const rules = grants.map((grant) => {
+      const found = this.grantRules.get(grant);
+      if (!found) throw new AdminError(`unknown grant "${grant}" (one of: ${[...this.grantRules.keys()].join(', ')})`);
+      return found;
+    });
+    for (const rule of rules) if (isPublic && !rule.publicClientAllowed) throw new AdminError(`a public client cannot use ${rule.name}`);
     if (isPublic && input.introspect) throw new AdminError('a public client cannot introspect');
     // A grant that issues refresh tokens implies refresh_token, or they could never be used.
-    if ((grants.includes('password') || grants.includes('authorization_code')) && !grants.includes('refresh_token'))
-      grants.push('refresh_token');
+    if (rules.some((rule) => rule.issuesRefreshToken) && !grants.includes('refresh_token')) grants.push('refresh_token');
     const scopes = [...new Set(input.scopes ?? [])];
     for (const scope of scopes) if (!isScopeToken(scope)) throw new AdminError(`invalid scope "${scope}" (RFC 6749 §3.3)`);
     const tokenFormat = (input.tokenFormat ?? 'opaque') as TokenFormat;
     if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new AdminError('--token-format must be opaque or jwt');
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     redirectUris.forEach(checkRedirectUri);
-    if (grants.includes('authorization_code') && redirectUris.length === 0)
-      throw new AdminError('authorization_code needs at least one --redirect-uri');
+    for (const rule of rules) {
+      if (rule.needsRedirectUri && redirectUris.length === 0) throw new AdminError(`${rule.name} needs at least one --redirect-uri`);
+    }
     if (input.audience !== undefined && (input.audience.length === 0 || input.audience.length > 500 || /\s/.test(input.audience))) {
       throw new AdminError('--audience must be 1 to 500 characters without spaces');
     }
     const generated = isPublic ? null : this.secrets.generate();
-    const client = await this.store.clients.create({
+    const client = await this.store.create({
       id: randomBytes(16).toString('base64url'),
       name,
       secretDigest: generated?.digest ?? null,
@@ -106,32 +122,37 @@ export class Clients {
    */
   async authenticate(clientId: string, secret: string | undefined): Promise<ClientRecord | null> {
     if (clientId.length > 128 || (secret !== undefined && secret.length > MAX_SECRET_LENGTH)) return null;
-    const lookup = this.state.clients.get(clientId);
-    const client = lookup instanceof Promise ? await lookup : lookup;
+    const client = await this.cached.get(clientId);
     if (!client) return null;
     if (client.secretDigest === null) return secret === undefined ? client : null;
     return secret !== undefined && this.secrets.matches(secret, client.secretDigest) ? client : null;
   }
 
+  /** The client, read through the cache (the hot paths); null when there is none. */
+  async find(id: string): Promise<ClientRecord | null> {
+    return this.cached.get(id);
+  }
+
+  /** The client, or an AdminError naming it (the admin command). */
   async get(id: string): Promise<ClientRecord> {
-    const client = await this.store.clients.byId(id);
+    const client = await this.store.byId(id);
     if (!client) throw new AdminError(`no client "${id}"`);
     return client;
   }
 
   list(): Promise<ClientRecord[]> {
-    return this.store.clients.list();
+    return this.store.list();
   }
 
   async rotateSecret(id: string): Promise<string> {
     const client = await this.get(id);
     if (client.secretDigest === null) throw new AdminError('a public client has no secret');
     const { secret, digest } = this.secrets.generate();
-    await this.store.clients.setSecretDigest(client.id, digest);
+    await this.store.setSecretDigest(client.id, digest);
     return secret;
   }
 
   async delete(id: string): Promise<void> {
-    await this.store.clients.delete((await this.get(id)).id);
+    await this.store.delete((await this.get(id)).id);
   }
 }

@@ -1,19 +1,5 @@
-// Errors of the domain, named by the OAuth error code they become at the HTTP edge. The grant
-// library's own error classes are reused, so every OAuth error has one shape.
-import OAuth2Server from '@node-oauth/oauth2-server';
-
-export const {
-  OAuthError,
-  InvalidRequestError,
-  InvalidClientError,
-  InvalidGrantError,
-  InvalidScopeError,
-  InvalidTokenError,
-  UnauthorizedClientError,
-  UnsupportedGrantTypeError,
-  AccessDeniedError,
-  ServerError,
-} = OAuth2Server;
+// Errors of the domain. The OAuth error codes belong to the protocol layer (src/oauth/errors.ts);
+// what the domain refuses is said here in its own words.
 
 /** A request the admin command cannot carry out (bad argument, unknown name): shown as one line. */
 export class AdminError extends Error {}

@@ -5,15 +5,14 @@
 // Written here rather than with @fastify/rate-limit: that limits requests, whereas this must count
 // only failures, per username as well as per address, in a store every instance shares.
 import type { ThrottleStore } from '../store/throttle.js';
-import { OAuthError } from './errors.js';
 
 export const MAX_FAILURES = 10;
 export const WINDOW_MS = 15 * 60_000;
 
-/** 429: too many failed attempts. `retryAfter` is in whole seconds. */
-export class ThrottledError extends OAuthError {
+/** Too many failed attempts: no password is checked until `retryAfter` (whole seconds) has passed. */
+export class ThrottledError extends Error {
   constructor(readonly retryAfter: number) {
-    super('Too many failed sign-in attempts; try again later', { code: 429, name: 'temporarily_unavailable' });
+    super('Too many failed sign-in attempts; try again later');
   }
 }
 

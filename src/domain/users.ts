@@ -1,33 +1,39 @@
 // People: registration, password checks, and the changes that end their tokens.
 import { randomUUID } from 'node:crypto';
-import type { Store } from '../store/store.js';
-import type { UserRecord } from '../store/users.js';
+import type { UserRecord } from '../records.js';
+import type { LoadingCache } from '../store/read-cache.js';
+import type { ThrottleStore } from '../store/throttle.js';
+import type { UserStore } from '../store/users.js';
 import { AdminError } from './errors.js';
 import { LoginThrottle } from './throttle.js';
-import { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './passwords.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './passwords.js';
 
-export const MIN_PASSWORD_LENGTH = 8;
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,128}$/u;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
-
-export function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new AdminError(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (password.length > MAX_PASSWORD_LENGTH) throw new AdminError(`password must be at most ${MAX_PASSWORD_LENGTH} characters`);
-}
 
 export class Users {
   private readonly throttle: LoginThrottle;
 
-  constructor(private readonly store: Store) {
-    this.throttle = new LoginThrottle(store.throttle);
+  constructor(
+    private readonly store: UserStore,
+    throttleStore: ThrottleStore,
+    private readonly cached: LoadingCache<UserRecord | null>,
+  ) {
+    this.throttle = new LoginThrottle(throttleStore);
+  }
+
+  /** The user, if they exist and may use their tokens (read through the cache: grants ask on every refresh). */
+  async activeById(id: string): Promise<UserRecord | null> {
+    const user = await this.cached.get(id);
+    return user?.active ? user : null;
   }
 
   async create(username: string, email: string | undefined, password: string): Promise<UserRecord> {
     if (!USERNAME.test(username)) throw new AdminError('username must be 1 to 128 characters, without spaces or control characters');
     if (email !== undefined && !EMAIL.test(email)) throw new AdminError(`not an email address: "${email}"`);
-    checkPassword(password);
-    if (await this.store.users.byUsername(username)) throw new AdminError(`user "${username}" already exists`);
-    return this.store.users.create({ id: randomUUID(), username, email: email ?? null, passwordHash: await hashPassword(password) });
+    checkPasswordPolicy(password);
+    if (await this.store.byUsername(username)) throw new AdminError(`user "${username}" already exists`);
+    return this.store.create({ id: randomUUID(), username, email: email ?? null, passwordHash: await hashPassword(password) });
   }
 
   /**
@@ -35,7 +41,7 @@ export class Users {
    * password cost the same Argon2 verification and give the same answer.
    */
   async authenticate(username: string, password: string): Promise<UserRecord | null> {
-    const user = password.length <= MAX_PASSWORD_LENGTH ? await this.store.users.byUsername(username) : null;
+    const user = password.length <= MAX_PASSWORD_LENGTH ? await this.store.byUsername(username) : null;
     const ok = await verifyPassword(user?.passwordHash, password.slice(0, MAX_PASSWORD_LENGTH));
     return ok && user?.active ? user : null;
   }
@@ -52,32 +58,32 @@ export class Users {
   }
 
   async get(username: string): Promise<UserRecord> {
-    const user = await this.store.users.byUsername(username);
+    const user = await this.store.byUsername(username);
     if (!user) throw new AdminError(`no user "${username}"`);
     return user;
   }
 
   list(): Promise<UserRecord[]> {
-    return this.store.users.list();
+    return this.store.list();
   }
 
   async setActive(username: string, active: boolean): Promise<UserRecord> {
     const user = await this.get(username);
-    await this.store.users.setActive(user.id, active);
+    await this.store.setActive(user.id, active);
     return { ...user, active };
   }
 
   async setPassword(username: string, password: string): Promise<void> {
-    checkPassword(password);
+    checkPasswordPolicy(password);
     const user = await this.get(username);
-    await this.store.users.setPassword(user.id, await hashPassword(password));
+    await this.store.setPassword(user.id, await hashPassword(password));
   }
 
   async revokeEverything(username: string): Promise<void> {
-    await this.store.users.revokeEverything((await this.get(username)).id);
+    await this.store.revokeEverything((await this.get(username)).id);
   }
 
   async delete(username: string): Promise<void> {
-    await this.store.users.delete((await this.get(username)).id);
+    await this.store.delete((await this.get(username)).id);
   }
 }

@@ -3,35 +3,45 @@
 // The form is protected against CSRF by a double-submit cookie.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Tessera } from '../tessera.js';
+import type { Clients } from '../domain/clients.js';
 import { ThrottledError } from '../domain/throttle.js';
-import { issueAuthorizationCode } from '../oauth/authorization-code.js';
+import type { Users } from '../domain/users.js';
+import { OAuthError } from '../oauth/errors.js';
 import {
-  AUTHORIZATION_PARAMS,
+  AUTHORIZATION_PARAMETERS,
   AuthorizationError,
   checkAuthorizationRequest,
+  issueCode,
   redirectWith,
+  type AuthorizationParameters,
   type AuthorizationRequest,
 } from '../oauth/authorization-request.js';
-import { cookiesMustBeSecure, sameSecret } from './browser-session.js';
+import { sameSecret } from '../tokens/constant-time.js';
+import type { TokenLifecycle } from '../tokens/lifecycle.js';
 import { errorPage, loginPage, STYLE_HASH } from './login-page.js';
-import { MAX_PARAM_LENGTH } from './params.js';
+import { allParams, pick } from './params.js';
 
 const LOGIN_CSRF_COOKIE = 'tessera_login_csrf';
+/** The sign-in form's own fields, posted beside the authorization request. */
+const FORM_PARAMETERS = [...AUTHORIZATION_PARAMETERS, 'csrf', 'username', 'password'] as const;
 
-/** Single string values only (RFC 6749 §3.1: no parameter twice). */
-function singleParams(source: unknown): Record<string, string> | string {
-  const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries((source ?? {}) as Record<string, unknown>)) {
-    if (Array.isArray(value)) return `The parameter ${name} was sent more than once.`;
-    if (typeof value !== 'string' || value.length > MAX_PARAM_LENGTH) return `The parameter ${name} is not valid.`;
-    if (value !== '') params[name] = value;
-  }
-  return params;
+export interface AuthorizeServices {
+  clients: Pick<Clients, 'find'>;
+  users: Pick<Users, 'signIn'>;
+  tokens: TokenLifecycle;
+  issuer: string;
+  secureCookies: boolean;
 }
 
-function authorizationParams(params: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(AUTHORIZATION_PARAMS.filter((name) => params[name] !== undefined).map((name) => [name, params[name]!]));
+/** The declared parameters, or the page that says what is wrong with them. */
+function readParams<P extends string>(reply: FastifyReply, source: unknown, names: readonly P[]) {
+  try {
+    return pick(allParams(source), names);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    void html(reply, 400, errorPage(error.message));
+    return null;
+  }
 }
 
 function html(reply: FastifyReply, status: number, body: string, formTarget?: string) {
@@ -49,23 +59,18 @@ function html(reply: FastifyReply, status: number, body: string, formTarget?: st
     .send(body);
 }
 
-export function authorizeRoutes(app: FastifyInstance, tessera: Tessera): void {
-  const secure = cookiesMustBeSecure(tessera.config.issuer);
-
+export function authorizeRoutes(app: FastifyInstance, { clients, users, tokens, issuer, secureCookies: secure }: AuthorizeServices): void {
   const fail = (reply: FastifyReply, error: unknown) => {
     if (!(error instanceof AuthorizationError)) throw error;
     if (!error.redirect) return html(reply, 400, errorPage(error.description));
     const { uri, state } = error.redirect;
-    return reply.redirect(
-      redirectWith(uri, { error: error.error, error_description: error.description, state, iss: tessera.config.issuer }),
-      302,
-    );
+    return reply.redirect(redirectWith(uri, { error: error.error, error_description: error.description, state, iss: issuer }), 302);
   };
 
   const showForm = (
     reply: FastifyReply,
     request: AuthorizationRequest,
-    params: Record<string, string>,
+    params: AuthorizationParameters,
     status: number,
     extra: { error?: string; username?: string } = {},
   ) => {
@@ -74,27 +79,27 @@ export function authorizeRoutes(app: FastifyInstance, tessera: Tessera): void {
     return html(
       reply,
       status,
-      loginPage({ clientName: request.client.name, scope: request.scope, hidden: authorizationParams(params), csrf, ...extra }),
+      loginPage({ clientName: request.client.name, scope: request.scope, hidden: pick(params, AUTHORIZATION_PARAMETERS), csrf, ...extra }),
       request.redirectUri,
     );
   };
 
   app.get('/authorize', async (req: FastifyRequest, reply) => {
-    const params = singleParams(req.query);
-    if (typeof params === 'string') return html(reply, 400, errorPage(params));
+    const params = readParams(reply, req.query, AUTHORIZATION_PARAMETERS);
+    if (!params) return reply;
     try {
-      return showForm(reply, await checkAuthorizationRequest(tessera, params), params, 200);
+      return showForm(reply, await checkAuthorizationRequest(clients, params), params, 200);
     } catch (error) {
       return fail(reply, error);
     }
   });
 
   app.post('/authorize', async (req: FastifyRequest, reply) => {
-    const params = singleParams(req.body);
-    if (typeof params === 'string') return html(reply, 400, errorPage(params));
+    const params = readParams(reply, req.body, FORM_PARAMETERS);
+    if (!params) return reply;
     let request: AuthorizationRequest;
     try {
-      request = await checkAuthorizationRequest(tessera, params);
+      request = await checkAuthorizationRequest(clients, params);
     } catch (error) {
       return fail(reply, error);
     }
@@ -107,7 +112,7 @@ export function authorizeRoutes(app: FastifyInstance, tessera: Tessera): void {
     const username = params.username ?? '';
     let user;
     try {
-      user = await tessera.users.signIn(username, params.password ?? '', req.ip);
+      user = await users.signIn(username, params.password ?? '', req.ip);
     } catch (error) {
       if (!(error instanceof ThrottledError)) throw error;
       reply.header('Retry-After', String(error.retryAfter));
@@ -115,7 +120,7 @@ export function authorizeRoutes(app: FastifyInstance, tessera: Tessera): void {
     }
     if (!user) return showForm(reply, request, params, 401, { username, error: 'The username or password is not right.' });
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/authorize' });
-    const code = await issueAuthorizationCode(tessera, request, user);
-    return reply.redirect(redirectWith(request.redirectUri, { code, state: request.state, iss: tessera.config.issuer }), 302);
+    const code = await issueCode(tokens, request, user);
+    return reply.redirect(redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }), 302);
   });
 }

@@ -1,10 +1,12 @@
 // Refresh tokens of browser clients travel in an HttpOnly cookie, never in a body that script
 // could read; a readable CSRF cookie must be echoed in X-CSRF-Token to use it (double submit).
-import { timingSafeEqual, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CookieSerializeOptions } from '@fastify/cookie';
-import { InvalidRequestError } from '../domain/errors.js';
-import type { ClientRecord } from '../store/clients.js';
+import { isLoopbackHost } from '../config.js';
+import { InvalidRequestError } from '../oauth/errors.js';
+import type { ClientRecord } from '../records.js';
+import { sameSecret } from '../tokens/constant-time.js';
 
 export const REFRESH_COOKIE = 'tessera_refresh';
 export const CSRF_COOKIE = 'tessera_csrf';
@@ -13,13 +15,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 /** Secure may be dropped only for a plain-http issuer on the loopback (local development). */
 export function cookiesMustBeSecure(issuer: string): boolean {
   const url = new URL(issuer);
-  return !(url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
-}
-
-export function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  return !(url.protocol === 'http:' && isLoopbackHost(url.hostname));
 }
 
 export function setBrowserSession(reply: FastifyReply, client: ClientRecord, refreshToken: string, secure: boolean): void {
@@ -32,7 +28,7 @@ export function setBrowserSession(reply: FastifyReply, client: ClientRecord, ref
  * For a browser client's refresh: the refresh token from its cookie, after the CSRF check.
  * A refresh token in the body is refused: a browser client never handles one.
  */
-export function browserRefreshToken(request: FastifyRequest, params: Record<string, string>): string {
+export function browserRefreshToken(request: FastifyRequest, params: { refresh_token?: string }): string {
   if (params.refresh_token !== undefined)
     throw new InvalidRequestError('Invalid request: a browser client sends its refresh token only as the tessera_refresh cookie');
   const refresh = request.cookies[REFRESH_COOKIE];

@@ -1,10 +1,19 @@
 // Client authentication at the HTTP edge (RFC 6749 §2.3): HTTP Basic (client_secret_basic) or
 // client_id/client_secret in the body (client_secret_post), or client_id alone (public client).
+// Every endpoint that authenticates clients does it here, once, and hands the record on.
 import type { FastifyRequest } from 'fastify';
-import { InvalidClientError, InvalidRequestError } from '../domain/errors.js';
-import type { ClientCredentials } from '../oauth/token-grant.js';
-import type { ClientRecord } from '../store/clients.js';
-import type { Tessera } from '../tessera.js';
+import type { Clients } from '../domain/clients.js';
+import { InvalidClientError, InvalidRequestError } from '../oauth/errors.js';
+import { VSCHAR } from '../oauth/syntax.js';
+import type { ClientRecord } from '../records.js';
+import type { Params } from './params.js';
+
+export const CLIENT_AUTH_PARAMETERS = ['client_id', 'client_secret'] as const;
+
+interface ClientCredentials {
+  clientId: string;
+  clientSecret?: string;
+}
 
 /** §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded. */
 function formDecode(value: string): string {
@@ -20,14 +29,14 @@ function basicCredentials(header: string): ClientCredentials {
   const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
   const colon = decoded.indexOf(':');
   if (colon < 1) throw new InvalidClientError('Invalid client: malformed Basic credentials');
-  return {
-    clientId: formDecode(decoded.slice(0, colon)),
-    clientSecret: formDecode(decoded.slice(colon + 1)),
-  };
+  const clientId = formDecode(decoded.slice(0, colon));
+  const clientSecret = formDecode(decoded.slice(colon + 1));
+  // "id:" is a public client naming itself (some libraries send Basic with an empty secret).
+  return clientSecret === '' ? { clientId } : { clientId, clientSecret };
 }
 
 /** The credentials the request carries, or null when it carries none. */
-export function clientCredentials(request: FastifyRequest, params: Record<string, string>): ClientCredentials | null {
+function clientCredentials(request: FastifyRequest, params: Params<(typeof CLIENT_AUTH_PARAMETERS)[number]>): ClientCredentials | null {
   const authorization = request.headers.authorization;
   if (authorization !== undefined && /^Basic\b/i.test(authorization)) {
     const basic = basicCredentials(authorization);
@@ -44,10 +53,19 @@ export function clientCredentials(request: FastifyRequest, params: Record<string
   return { clientId: params.client_id };
 }
 
-/** Authenticates the caller of /introspect or /revoke, or fails with 401 invalid_client. */
-export async function authenticateClient(tessera: Tessera, request: FastifyRequest, params: Record<string, string>): Promise<ClientRecord> {
+/** The authenticated client, or 401 invalid_client. */
+export async function authenticateClient(
+  clients: Pick<Clients, 'authenticate'>,
+  request: FastifyRequest,
+  params: Params<(typeof CLIENT_AUTH_PARAMETERS)[number]>,
+): Promise<ClientRecord> {
   const credentials = clientCredentials(request, params);
-  const client = credentials && (await tessera.clients.authenticate(credentials.clientId, credentials.clientSecret));
+  if (!credentials) throw new InvalidClientError('Invalid client: client authentication failed');
+  // RFC 6749 Appendix A: both are VSCHAR; anything else is malformed, not merely wrong.
+  if (!VSCHAR.test(credentials.clientId)) throw new InvalidRequestError('Invalid parameter: `client_id`');
+  if (credentials.clientSecret !== undefined && !VSCHAR.test(credentials.clientSecret))
+    throw new InvalidRequestError('Invalid parameter: `client_secret`');
+  const client = await clients.authenticate(credentials.clientId, credentials.clientSecret);
   if (!client) throw new InvalidClientError('Invalid client: client authentication failed');
   return client;
 }

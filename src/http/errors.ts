@@ -1,7 +1,8 @@
 // One shape for every error: JSON {error, error_description} with the RFC's code and status.
 // Nothing from inside the server (messages of unexpected errors, stack traces) reaches a response.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError } from '../domain/errors.js';
+import { ThrottledError } from '../domain/throttle.js';
+import { OAuthError } from '../oauth/errors.js';
 
 export interface ErrorBody {
   error: string;
@@ -34,20 +35,21 @@ function fromFastify(error: FastifyError): { status: number; body: ErrorBody } |
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((thrown: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    if (thrown instanceof OAuthError && thrown.code < 500) {
+    if (thrown instanceof OAuthError) {
       // RFC 6749 §5.2: invalid_client is 401, with a Basic challenge when the client tried Basic.
-      if (thrown.name === 'invalid_client') {
-        if (/^Basic\b/i.test(request.headers.authorization ?? ''))
-          reply.header('WWW-Authenticate', 'Basic realm="tessera", charset="UTF-8"');
-        return reply.code(401).send({ error: thrown.name, error_description: thrown.message });
-      }
-      const retryAfter = (thrown as { retryAfter?: number }).retryAfter;
-      if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
-      return reply.code(thrown.code).send({ error: thrown.name, error_description: thrown.message });
+      if (thrown.error === 'invalid_client' && /^Basic\b/i.test(request.headers.authorization ?? ''))
+        reply.header('WWW-Authenticate', 'Basic realm="tessera", charset="UTF-8"');
+      return reply.code(thrown.status).send({ error: thrown.error, error_description: thrown.message });
     }
-    const known = thrown instanceof OAuthError ? null : fromFastify(thrown as FastifyError);
+    if (thrown instanceof ThrottledError) {
+      return reply
+        .code(429)
+        .header('Retry-After', String(thrown.retryAfter))
+        .send({ error: 'temporarily_unavailable', error_description: thrown.message });
+    }
+    const known = fromFastify(thrown as FastifyError);
     if (known) return reply.code(known.status).send(known.body);
-    request.log.error({ err: thrown instanceof OAuthError ? ((thrown as { inner?: unknown }).inner ?? thrown) : thrown }, 'request failed');
+    request.log.error({ err: thrown }, 'request failed');
     return reply.code(500).send({ error: 'server_error', error_description: 'The server could not handle the request' });
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'No such endpoint' }));

@@ -1,12 +1,11 @@
 // GET /healthz (the process is up) and GET /readyz (and its database answers).
 import type { FastifyInstance } from 'fastify';
-import type { Tessera } from '../tessera.js';
 
-export function healthRoutes(app: FastifyInstance, tessera: Tessera): void {
+export function healthRoutes(app: FastifyInstance, database: { ping(): Promise<void> }): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (request, reply) => {
     try {
-      await tessera.store.ping();
+      await database.ping();
       return { status: 'ready' };
     } catch (error) {
       request.log.warn({ err: error }, 'database not reachable');

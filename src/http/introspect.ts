@@ -1,9 +1,13 @@
 // POST /introspect — RFC 7662 token introspection for resource servers.
 import type { FastifyInstance } from 'fastify';
-import type { Tessera } from '../tessera.js';
-import { InvalidClientError, InvalidRequestError } from '../domain/errors.js';
-import { authenticateClient } from './client-auth.js';
+import type { Clients } from '../domain/clients.js';
+import { introspect } from '../oauth/introspection.js';
+import type { TokenInspector } from '../tokens/inspector.js';
+import { authenticateClient, CLIENT_AUTH_PARAMETERS } from './client-auth.js';
 import { bodyParams } from './params.js';
+
+/** token_type_hint is read and ignored (RFC 7662 §2.1): the token's shape says what it is. */
+const PARAMETERS = [...CLIENT_AUTH_PARAMETERS, 'token', 'token_type_hint'] as const;
 
 const introspectionSchema = {
   type: 'object',
@@ -22,16 +26,18 @@ const introspectionSchema = {
   },
 } as const;
 
-export function introspectRoute(app: FastifyInstance, tessera: Tessera): void {
-  const iss = tessera.config.issuer;
+export interface IntrospectionServices {
+  clients: Pick<Clients, 'authenticate'>;
+  inspector: TokenInspector;
+  issuer: string;
+}
+
+export function introspectRoute(app: FastifyInstance, { clients, inspector, issuer }: IntrospectionServices): void {
   app.post('/introspect', { schema: { response: { 200: introspectionSchema } } }, async (request, reply) => {
-    const params = bodyParams(request);
-    const caller = await authenticateClient(tessera, request, params);
-    if (caller.secretDigest === null) throw new InvalidClientError('Invalid client: introspection needs a confidential client');
-    if (params.token === undefined) throw new InvalidRequestError('Missing parameter: `token`');
-    const active = await tessera.inspector.anyToken(params.token);
-    // A client may always introspect its own tokens; others' only with the introspect permission.
-    if (!active || (!caller.canIntrospect && active.client.id !== caller.id)) return reply.send({ active: false });
+    const params = bodyParams(request, PARAMETERS);
+    const caller = await authenticateClient(clients, request, params);
+    const active = await introspect(inspector, caller, params.token);
+    if (!active) return reply.send({ active: false });
     return reply.send({
       active: true,
       scope: active.scope,
@@ -42,7 +48,7 @@ export function introspectRoute(app: FastifyInstance, tessera: Tessera): void {
       iat: active.iat,
       sub: active.sub,
       aud: active.aud,
-      iss,
+      iss: issuer,
       jti: active.jti,
     });
   });

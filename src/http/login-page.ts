@@ -47,7 +47,7 @@ export interface LoginPageOptions {
   clientName: string;
   scope: string;
   /** The authorization request, carried through the form unchanged. */
-  hidden: Record<string, string>;
+  hidden: Partial<Record<string, string>>;
   csrf: string;
   username?: string;
   error?: string;
@@ -55,6 +55,7 @@ export interface LoginPageOptions {
 
 export function loginPage(options: LoginPageOptions): string {
   const hidden = Object.entries({ ...options.hidden, csrf: options.csrf })
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('\n');
   const error = options.error ? `<p class="error" role="alert" id="error">${escapeHtml(options.error)}</p>` : '';

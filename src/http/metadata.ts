@@ -1,15 +1,16 @@
 // GET /.well-known/oauth-authorization-server — RFC 8414 server metadata.
 import type { FastifyInstance } from 'fastify';
-import type { Tessera } from '../tessera.js';
+import type { Clients } from '../domain/clients.js';
+import { GRANTS } from '../oauth/grants/index.js';
 
-export function metadataRoute(app: FastifyInstance, tessera: Tessera): void {
-  const issuer = tessera.config.issuer;
+export function metadataRoute(app: FastifyInstance, { clients, issuer }: { clients: Pick<Clients, 'list'>; issuer: string }): void {
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
-    const clients = await tessera.clients.list();
-    const scopes = new Set(clients.flatMap((c) => c.scopes));
-    // The deprecated password grant is advertised only while some client is registered for it.
-    const grants = ['authorization_code', 'client_credentials', 'refresh_token'];
-    if (clients.some((c) => c.grants.includes('password'))) grants.push('password');
+    const registered = await clients.list();
+    const scopes = new Set(registered.flatMap((c) => c.scopes));
+    // A deprecated grant is advertised only while some client is registered for it.
+    const grants = GRANTS.filter((grant) => !grant.deprecated || registered.some((c) => c.grants.includes(grant.name))).map(
+      (grant) => grant.name,
+    );
     return reply.header('Cache-Control', 'public, max-age=60').send({
       issuer,
       authorization_endpoint: `${issuer}/authorize`,

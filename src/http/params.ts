@@ -1,26 +1,44 @@
-// Request parameters of the OAuth endpoints: a form (or JSON) body of single string values.
+// Request parameters, read one way for every endpoint: a form, a JSON object or a query string of
+// single string values (RFC 6749 §3.1: no parameter twice), and of those only the names the
+// endpoint declares; the rest are dropped here, at the edge.
 import type { FastifyRequest } from 'fastify';
-import { InvalidRequestError } from '../domain/errors.js';
+import { InvalidRequestError } from '../oauth/errors.js';
 
 /** Longer than any token, code or secret this server issues; a guard against oversize fields. */
 export const MAX_PARAM_LENGTH = 4096;
 
+export type Params<P extends string> = Partial<Record<P, string>>;
+
 /**
- * The body's parameters. RFC 6749 §3.1/§3.2: a parameter sent more than once is an error, and so
- * is anything that is not a string (JSON numbers, objects, arrays).
+ * Every parameter of `source`, checked: a parameter sent more than once is an error, and so is
+ * anything that is not a string (JSON numbers, objects, arrays) or is oversized. An empty value
+ * counts as omitted (RFC 6749 §3.1).
  */
-export function bodyParams(request: FastifyRequest): Record<string, string> {
-  const body = request.body;
-  if (body === undefined || body === null || body === '') return {};
-  if (typeof body !== 'object' || Array.isArray(body))
+export function allParams(source: unknown): Record<string, string> {
+  if (source === undefined || source === null || source === '') return {};
+  if (typeof source !== 'object' || Array.isArray(source))
     throw new InvalidRequestError('Invalid request: the body must be a form or a JSON object');
-  const params: Record<string, string> = Object.create(null);
-  for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
     if (Array.isArray(value)) throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is repeated`);
     if (typeof value !== 'string') throw new InvalidRequestError(`Invalid request: parameter \`${name}\` must be a string`);
     if (value.length > MAX_PARAM_LENGTH) throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is too long`);
-    // An empty parameter is treated as omitted (RFC 6749 §3.1).
     if (value !== '') params[name] = value;
   }
   return params;
+}
+
+/** Only the declared parameters. */
+export function pick<P extends string>(params: Params<string>, names: readonly P[]): Params<P> {
+  const picked: Params<P> = {};
+  for (const name of names) {
+    const value = params[name];
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
+}
+
+/** The body's declared parameters (form or JSON). */
+export function bodyParams<P extends string>(request: FastifyRequest, names: readonly P[]): Params<P> {
+  return pick(allParams(request.body), names);
 }

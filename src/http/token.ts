@@ -1,11 +1,15 @@
-// POST /token — RFC 6749 token endpoint, every grant.
+// POST /token — RFC 6749 token endpoint, every grant: the client is authenticated once, the
+// grant it asks for is looked up in the registry (src/oauth/grants/), and the grant's handler
+// gets the client's record and the grant's own parameters.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Tessera } from '../tessera.js';
-import '../metrics.js';
-import { runTokenGrant, type IssuedTokens } from '../oauth/token-grant.js';
-import { browserRefreshToken, cookiesMustBeSecure, setBrowserSession } from './browser-session.js';
-import { clientCredentials } from './client-auth.js';
-import { bodyParams } from './params.js';
+import type { Clients } from '../domain/clients.js';
+import type { Metrics } from '../metrics.js';
+import type { GrantServices } from '../oauth/grants/grant.js';
+import { grantFor } from '../oauth/token-request.js';
+import { secondsUntil } from '../tokens/minter.js';
+import { browserRefreshToken, setBrowserSession } from './browser-session.js';
+import { authenticateClient, CLIENT_AUTH_PARAMETERS } from './client-auth.js';
+import { allParams, pick } from './params.js';
 
 export const tokenResponseSchema = {
   type: 'object',
@@ -18,30 +22,42 @@ export const tokenResponseSchema = {
   },
 } as const;
 
+export interface TokenEndpointServices {
+  clients: Pick<Clients, 'authenticate'>;
+  grants: GrantServices;
+  metrics: Metrics;
+  /** Whether cookies must be Secure (see browser-session.ts). */
+  secureCookies: boolean;
+}
+
 /**
  * Runs a token request and answers it. A browser client's refresh token comes from and goes to
  * its cookie; everyone else's travels in the body.
  */
-export async function answerTokenRequest(tessera: Tessera, request: FastifyRequest, reply: FastifyReply, params: Record<string, string>) {
-  const credentials = clientCredentials(request, params);
-  const client = credentials ? await tessera.state.clients.get(credentials.clientId) : null;
-  const browser = client?.browser === true;
-  if (browser && params.grant_type === 'refresh_token') params = { ...params, refresh_token: browserRefreshToken(request, params) };
-  const issued: IssuedTokens = await runTokenGrant(tessera, params, credentials, request.ip);
-  request.server.metrics.tokensIssued.inc({ grant: params.grant_type, format: issued.client.tokenFormat });
-  if (browser && issued.refreshToken)
-    setBrowserSession(reply, issued.client, issued.refreshToken, cookiesMustBeSecure(tessera.config.issuer));
+export async function answerTokenRequest(
+  services: TokenEndpointServices,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  params: Record<string, string>,
+) {
+  const client = await authenticateClient(services.clients, request, pick(params, CLIENT_AUTH_PARAMETERS));
+  const grant = grantFor(client, params.grant_type);
+  const grantParams = pick(params, grant.parameters);
+  if (client.browser && grant.name === 'refresh_token') grantParams.refresh_token = browserRefreshToken(request, params);
+  const issued = await grant.handle({ client, params: grantParams, address: request.ip }, services.grants);
+  services.metrics.tokensIssued.inc({ grant: grant.name, format: client.tokenFormat });
+  if (client.browser && issued.refreshToken) setBrowserSession(reply, client, issued.refreshToken, services.secureCookies);
   return reply.send({
     access_token: issued.accessToken,
     token_type: 'Bearer',
-    expires_in: issued.expiresIn,
+    expires_in: secondsUntil(issued.expiresAt),
     scope: issued.scope,
-    ...(issued.refreshToken && !browser ? { refresh_token: issued.refreshToken } : {}),
+    ...(issued.refreshToken && !client.browser ? { refresh_token: issued.refreshToken } : {}),
   });
 }
 
-export function tokenRoute(app: FastifyInstance, tessera: Tessera): void {
+export function tokenRoute(app: FastifyInstance, services: TokenEndpointServices): void {
   app.post('/token', { schema: { response: { 200: tokenResponseSchema } } }, async (request, reply) =>
-    answerTokenRequest(tessera, request, reply, bodyParams(request)),
+    answerTokenRequest(services, request, reply, allParams(request.body)),
   );
 }

@@ -1,6 +1,6 @@
 // POST /token/verify — for any service: is this access token valid now? No client authentication.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Tessera } from '../tessera.js';
+import type { TokenInspector } from '../tokens/inspector.js';
 import { bodyParams } from './params.js';
 
 const activeSchema = {
@@ -23,16 +23,16 @@ function invalid(reply: FastifyReply, error: 'invalid_token' | 'invalid_request'
     .send({ error, error_description: description });
 }
 
-export function verifyRoute(app: FastifyInstance, tessera: Tessera): void {
+export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): void {
   app.post('/token/verify', { schema: { response: { 200: activeSchema } } }, async (request, reply) => {
-    const params = bodyParams(request);
+    const params = bodyParams(request, ['token']);
     const bearer = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
     if (bearer !== undefined && params.token !== undefined)
       return invalid(reply, 'invalid_request', 'Send the token once: in the body or as a Bearer header');
     const token = bearer ?? params.token;
     if (token === undefined)
       return invalid(reply, 'invalid_request', 'No token: send token in the body or an Authorization: Bearer header');
-    const active = await tessera.inspector.accessToken(token);
+    const active = await inspector.activeAccessToken(token);
     if (!active) return invalid(reply, 'invalid_token', 'The token is not valid');
     return reply.send({
       active: true,

@@ -2,9 +2,10 @@
 // order that decides where an error may go: until the client and its redirect URI are known
 // good, an error is shown to the user and never redirected (§4.1.2.1); after that, it goes back
 // to the client's redirect URI.
-import type { ClientRecord } from '../store/clients.js';
-import type { Tessera } from '../tessera.js';
+import type { Clients } from '../domain/clients.js';
 import { formatScope, isScopeToken, parseScope } from '../domain/scopes.js';
+import type { ClientRecord, UserRecord } from '../records.js';
+import type { TokenLifecycle } from '../tokens/lifecycle.js';
 
 export interface AuthorizationRequest {
   client: ClientRecord;
@@ -28,8 +29,8 @@ export class AuthorizationError extends Error {
 /** RFC 7636 §4.2: S256 of a 43–128 character verifier is 43 base64url characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
-/** The authorization parameters this server reads, each at most once. */
-export const AUTHORIZATION_PARAMS = [
+/** The authorization request's parameters: carried through the sign-in form unchanged. */
+export const AUTHORIZATION_PARAMETERS = [
   'response_type',
   'client_id',
   'redirect_uri',
@@ -39,9 +40,14 @@ export const AUTHORIZATION_PARAMS = [
   'code_challenge_method',
 ] as const;
 
-export async function checkAuthorizationRequest(tessera: Tessera, params: Record<string, string>): Promise<AuthorizationRequest> {
+export type AuthorizationParameters = Partial<Record<(typeof AUTHORIZATION_PARAMETERS)[number], string>>;
+
+export async function checkAuthorizationRequest(
+  clients: Pick<Clients, 'find'>,
+  params: AuthorizationParameters,
+): Promise<AuthorizationRequest> {
   const clientId = params.client_id;
-  const client = clientId ? await tessera.state.clients.get(clientId) : null;
+  const client = clientId ? await clients.find(clientId) : null;
   if (!client) throw new AuthorizationError(null, 'invalid_request', 'Unknown or missing client_id.');
   const redirectUri = params.redirect_uri;
   if (!redirectUri) throw new AuthorizationError(null, 'invalid_request', 'The request has no redirect_uri.');
@@ -63,6 +69,18 @@ export async function checkAuthorizationRequest(tessera: Tessera, params: Record
   if (!requested.every((s) => isScopeToken(s) && client.scopes.includes(s)))
     throw fail('invalid_scope', 'The requested scope is not allowed for this client');
   return { client, redirectUri, state, scope: formatScope(requested), codeChallenge: params.code_challenge };
+}
+
+/** The code for a user who signed in on the authorization request's page. */
+export function issueCode(tokens: TokenLifecycle, request: AuthorizationRequest, user: UserRecord): Promise<string> {
+  return tokens.issueCode({
+    clientId: request.client.id,
+    userId: user.id,
+    redirectUri: request.redirectUri,
+    scope: request.scope,
+    codeChallenge: request.codeChallenge,
+    codeChallengeMethod: 'S256',
+  });
 }
 
 /** The redirect URI with response parameters added to its query (RFC 6749 §4.1.2). */

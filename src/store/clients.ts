@@ -1,24 +1,8 @@
 // Registered OAuth clients.
-import type { Db } from './database.js';
+import type { ClientRecord } from '../records.js';
+import type { Db } from './dialect.js';
+import { translated } from './errors.js';
 import type { ChangeFeed } from './change-feed.js';
-
-export type TokenFormat = 'opaque' | 'jwt';
-
-export interface ClientRecord {
-  id: string;
-  name: string;
-  secretDigest: string | null;
-  grants: string[];
-  scopes: string[];
-  redirectUris: string[];
-  tokenFormat: TokenFormat;
-  accessTtl: number;
-  refreshTtl: number;
-  audience: string | null;
-  canIntrospect: boolean;
-  browser: boolean;
-  createdAt: Date;
-}
 
 type ClientRow = Awaited<ReturnType<Db['client']['findUniqueOrThrow']>>;
 
@@ -41,14 +25,16 @@ export class ClientStore {
   ) {}
 
   async create(client: Omit<ClientRecord, 'createdAt'>): Promise<ClientRecord> {
-    const row = await this.db.client.create({
-      data: {
-        ...client,
-        grants: client.grants.join(' '),
-        scopes: client.scopes.join(' '),
-        redirectUris: client.redirectUris.join(' '),
-      },
-    });
+    const row = await translated(
+      this.db.client.create({
+        data: {
+          ...client,
+          grants: client.grants.join(' '),
+          scopes: client.scopes.join(' '),
+          redirectUris: client.redirectUris.join(' '),
+        },
+      }),
+    );
     return fromRow(row);
   }
 
@@ -62,12 +48,14 @@ export class ClientStore {
   }
 
   async setSecretDigest(id: string, secretDigest: string): Promise<void> {
-    await this.feed.commit([this.db.client.update({ where: { id }, data: { secretDigest } })], [{ kind: 'client', subject: id }]);
+    await translated(
+      this.feed.commit([this.db.client.update({ where: { id }, data: { secretDigest } })], [{ kind: 'client', subject: id }]),
+    );
   }
 
   /** Deletes the client and, by cascade, every token and code issued to it. */
   async delete(id: string): Promise<void> {
-    await this.feed.commit([this.db.client.delete({ where: { id } })], [{ kind: 'client', subject: id }]);
+    await translated(this.feed.commit([this.db.client.delete({ where: { id } })], [{ kind: 'client', subject: id }]));
   }
 
   /** The longest access token lifetime any client has: how long a retired key must stay published. */

@@ -1,27 +1,15 @@
 // Authorization codes (RFC 6749 §4.1), stored by digest.
-import type { Db } from './database.js';
-
-export interface AuthorizationCodeRecord {
-  digest: string;
-  clientId: string;
-  userId: string;
-  redirectUri: string;
-  scope: string;
-  codeChallenge: string;
-  codeChallengeMethod: string;
-  expiresAt: Date;
-  consumedAt: Date | null;
-  grantId: string | null;
-}
+import type { AuthorizationCodeRecord, NewAuthorizationCode } from '../records.js';
+import type { Db } from './dialect.js';
 
 export class CodeStore {
   constructor(private readonly db: Db) {}
 
-  async save(code: Omit<AuthorizationCodeRecord, 'consumedAt' | 'grantId'>): Promise<void> {
+  async save(code: NewAuthorizationCode): Promise<void> {
     await this.db.authorizationCode.create({ data: code });
   }
 
-  byDigest(digest: string): Promise<AuthorizationCodeRecord | null> {
+  find(digest: string): Promise<AuthorizationCodeRecord | null> {
     return this.db.authorizationCode.findUnique({ where: { digest } });
   }
 

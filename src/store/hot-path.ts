@@ -1,12 +1,11 @@
 // The token statements that run thousands of times a second — storing opaque access tokens,
 // starting grants, rotating refresh tokens, finding a refresh token — written as raw SQL, one
-// implementation per dialect. Through Prisma each statement costs ~100 µs of query compilation and interpretation
-// on the event loop, which at these rates was most of the request (see bench/RESULTS.md); the
-// rest of the store stays on Prisma, where clarity matters more than microseconds.
-//
-// Column names and date encodings here must match what Prisma writes for prisma/models.prisma:
-// test/hot-path.test.ts reads rows written here through Prisma and the other way round.
-import type { GrantRecord, NewAccessToken, NewRefreshToken, RefreshTokenRecord } from './tokens.js';
+// implementation per dialect (src/store/dialects/). Through Prisma each statement costs ~100 µs of
+// query compilation and interpretation on the event loop, which at these rates was most of the
+// request (see bench/RESULTS.md); the rest of the store stays on Prisma, where clarity matters
+// more than microseconds. Column lists come from src/store/sql.ts, checked against Prisma's types.
+import type { GrantRecord, NewAccessToken, NewRefreshToken, RefreshTokenRecord } from '../records.js';
+import { GRANT, REFRESH_TOKEN, column, decode, quote, selectList, type Kind } from './sql.js';
 
 /** A new grant (a sign-in) with its first refresh token and, for opaque tokens, access token. */
 export interface GrantStart {
@@ -39,49 +38,22 @@ export interface HotPath {
    * won. The used digests must be distinct.
    */
   rotate(rotations: Rotation[], now: Date): Promise<boolean[]>;
-  refreshToken(digest: string): Promise<RefreshTokenRecord | null>;
+  findRefreshToken(digest: string): Promise<RefreshTokenRecord | null>;
 }
 
-/**
- * A refresh token with its grant from the columns both dialects select, in this order:
- * the token's digest, grantId, parentDigest, scope, createdAt, expiresAt, consumedAt, revokedAt,
- * then the grant's clientId, userId, scope, createdAt, expiresAt, revokedAt.
- */
-export function refreshRecordFrom(row: unknown[], toDate: (value: unknown) => Date): RefreshTokenRecord {
-  const orNull = (value: unknown) => (value === null ? null : toDate(value));
-  const [
-    digest,
-    grantId,
-    parentDigest,
-    scope,
-    createdAt,
-    expiresAt,
-    consumedAt,
-    revokedAt,
-    clientId,
-    userId,
-    grantScope,
-    grantCreated,
-    grantExpires,
-    grantRevoked,
-  ] = row;
-  return {
-    digest: digest as string,
-    grantId: grantId as string,
-    parentDigest: parentDigest as string | null,
-    scope: scope as string,
-    createdAt: toDate(createdAt),
-    expiresAt: toDate(expiresAt),
-    consumedAt: orNull(consumedAt),
-    revokedAt: orNull(revokedAt),
-    grant: {
-      id: grantId as string,
-      clientId: clientId as string,
-      userId: userId as string,
-      scope: grantScope as string,
-      createdAt: toDate(grantCreated),
-      expiresAt: toDate(grantExpires),
-      revokedAt: orNull(grantRevoked),
-    },
-  };
+/** A refresh token's row as INSERT_REFRESH wants it. */
+export const refreshRow = (refresh: NewRefreshToken, grantId: string, createdAt: Date) => ({ ...refresh, grantId, createdAt });
+
+const r = column(REFRESH_TOKEN);
+const g = column(GRANT);
+
+/** The refresh token with its grant, columns named r_<column> and g_<column>; `wrap` adapts date columns. */
+export function findRefreshSql(parameter: string, wrap?: (sql: string, kind: Kind) => string): string {
+  return `SELECT ${selectList(REFRESH_TOKEN, 'r', 'r_', wrap)}, ${selectList(GRANT, 'g', 'g_', wrap)}
+            FROM ${quote(REFRESH_TOKEN.name)} r JOIN ${quote(GRANT.name)} g ON g.${g('id')} = r.${r('grantId')}
+           WHERE r.${r('digest')} = ${parameter}`;
+}
+
+export function refreshRecordFrom(row: Readonly<Record<string, unknown>>, decodeDate: (value: unknown) => Date): RefreshTokenRecord {
+  return { ...decode(REFRESH_TOKEN, row, 'r_', decodeDate), grant: decode(GRANT, row, 'g_', decodeDate) };
 }

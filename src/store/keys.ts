@@ -1,16 +1,7 @@
 // JWT signing keys. Private keys are stored encrypted (see src/tokens/keys.ts).
-import type { Db } from './database.js';
+import type { SigningKeyRecord } from '../records.js';
+import type { Db } from './dialect.js';
 import type { ChangeFeed } from './change-feed.js';
-
-export interface SigningKeyRecord {
-  kid: string;
-  alg: string;
-  publicJwk: string;
-  privateKeyEnc: string;
-  createdAt: Date;
-  retiredAt: Date | null;
-  publishUntil: Date | null;
-}
 
 export class KeyStore {
   constructor(

@@ -2,7 +2,7 @@
 // _prisma_migrations table, so the native `prisma migrate deploy` accepts the database too).
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { Dialect } from '../config.js';
-import { adapterFactory } from './connection.js';
+import { dialectFor } from './dialects/index.js';
 import { NO_FILTERS, openSchemaEngine, readMigrations } from './schema-engine.js';
 
 /** Wraps a factory so that every connection it opens can be closed: the engine leaves them open. */
@@ -50,7 +50,8 @@ async function pendingMigrations(factory: SqlMigrationAwareDriverAdapterFactory,
  * command, can start beside a running server.
  */
 export async function applyMigrations(databaseUrl: string): Promise<string[]> {
-  const { dialect, factory } = adapterFactory(databaseUrl);
+  const { name: dialect, migrationAdapter } = dialectFor(databaseUrl);
+  const factory = migrationAdapter(databaseUrl);
   if ((await pendingMigrations(factory, dialect)).length === 0) return [];
   const { factory: closing, closeAll } = closingFactory(factory);
   const { engine, explain } = await openSchemaEngine(dialect, closing);
@@ -61,7 +62,9 @@ export async function applyMigrations(databaseUrl: string): Promise<string[]> {
     const explained = explain(error);
     if (/SQLITE_BUSY|SocketTimeout/.test(explained.message)) {
       // The schema engine locks an SQLite file exclusively, which it cannot while a server has it open.
-      throw new Error('the SQLite database is in use by another process; stop the server (it applies migrations itself when it starts)');
+      throw new Error('the SQLite database is in use by another process; stop the server (it applies migrations itself when it starts)', {
+        cause: explained,
+      });
     }
     throw explained;
   } finally {

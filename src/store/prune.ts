@@ -1,7 +1,7 @@
 // Removes rows nothing needs any more, in small batches so that no long transaction blocks the
 // token endpoints: expired tokens, codes and grants, grants revoked long ago, old change events,
 // and signing keys past their publication.
-import type { Db } from './database.js';
+import type { Db } from './dialect.js';
 
 const BATCH = 500;
 const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;

@@ -1,9 +1,11 @@
-// Everything Tessera keeps, behind one object: the only door to the database.
+// Everything Tessera keeps, behind one object: the only door to the database. Consumers are
+// handed the sub-store they use (users, clients, tokens, …), not this object.
 import type { Config } from '../config.js';
 import { ChangeFeed } from './change-feed.js';
 import { ClientStore } from './clients.js';
 import { CodeStore } from './codes.js';
-import { openDatabase, type Database } from './database.js';
+import type { Database } from './dialect.js';
+import { dialectFor } from './dialects/index.js';
 import { KeyStore } from './keys.js';
 import { pruneExpired, type PruneCounts } from './prune.js';
 import { ThrottleStore } from './throttle.js';
@@ -21,21 +23,23 @@ export class Store {
 
   private constructor(
     private readonly database: Database,
-    config: Pick<Config, 'databaseUrl' | 'changePollMs'>,
-    onError: (e: unknown) => void,
+    feed: ChangeFeed,
   ) {
-    const { db, dialect } = database;
-    this.feed = new ChangeFeed(db, dialect, config.databaseUrl, config.changePollMs, onError);
-    this.users = new UserStore(db, this.feed);
-    this.clients = new ClientStore(db, this.feed);
-    this.tokens = new TokenStore(db, this.feed, database.hotPath);
-    this.keys = new KeyStore(db, this.feed);
+    const { db } = database;
+    this.feed = feed;
+    this.users = new UserStore(db, feed);
+    this.clients = new ClientStore(db, feed);
+    this.tokens = new TokenStore(db, feed, database.hotPath);
+    this.keys = new KeyStore(db, feed);
     this.codes = new CodeStore(db);
     this.throttle = new ThrottleStore(db);
   }
 
   static async open(config: Pick<Config, 'databaseUrl' | 'changePollMs'>, onError: (e: unknown) => void): Promise<Store> {
-    return new Store(await openDatabase(config.databaseUrl, onError), config, onError);
+    const dialect = dialectFor(config.databaseUrl);
+    const database = await dialect.open(config.databaseUrl, onError);
+    const feed = new ChangeFeed(database.db, dialect, { databaseUrl: config.databaseUrl, pollMs: config.changePollMs, onError });
+    return new Store(database, feed);
   }
 
   /** Readiness: can the database answer? */

@@ -1,5 +1,5 @@
 // Counters of failed password checks, one row per key ("user:alice", "ip:203.0.113.7").
-import type { Db } from './database.js';
+import type { Db } from './dialect.js';
 
 export class ThrottleStore {
   constructor(private readonly db: Db) {}

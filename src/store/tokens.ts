@@ -1,50 +1,20 @@
 // Grants (refresh token families), refresh tokens, opaque access tokens and revoked JWTs.
 // Tokens are stored and looked up by digest only.
-import type { Db } from './database.js';
+import type { Prisma } from '../generated/sqlite/client.ts';
+import type { AccessTokenRecord, GrantRecord, NewAccessToken, NewRefreshToken, RefreshTokenRecord } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
+import type { Db } from './dialect.js';
 import { GroupCommit } from './group-commit.js';
 import type { GrantStart, HotPath, Rotation } from './hot-path.js';
 
-export interface AccessTokenRecord {
-  digest: string;
-  clientId: string;
-  userId: string | null;
-  grantId: string | null;
-  scope: string;
-  issuedAt: Date;
-  expiresAt: Date;
-  revokedAt: Date | null;
-}
-
-export interface GrantRecord {
-  id: string;
-  clientId: string;
-  userId: string;
-  scope: string;
-  createdAt: Date;
-  expiresAt: Date;
-  revokedAt: Date | null;
-}
-
-export interface RefreshTokenRecord {
-  digest: string;
-  grantId: string;
-  parentDigest: string | null;
-  scope: string;
-  createdAt: Date;
-  expiresAt: Date;
-  consumedAt: Date | null;
-  revokedAt: Date | null;
-  grant: GrantRecord;
-}
-
-export type NewAccessToken = Omit<AccessTokenRecord, 'revokedAt'>;
-
-export interface NewRefreshToken {
-  digest: string;
-  parentDigest: string | null;
-  scope: string;
-  expiresAt: Date;
+/** The writes that revoke the matching grants, their refresh tokens, and the matching access tokens. */
+export function revokeTokensWhere(db: Db, now: Date, where: { grant: Prisma.GrantWhereInput; access: Prisma.AccessTokenWhereInput }) {
+  const revoke = { data: { revokedAt: now } };
+  return [
+    db.grant.updateMany({ where: { ...where.grant, revokedAt: null }, ...revoke }),
+    db.refreshToken.updateMany({ where: { grant: where.grant, revokedAt: null }, ...revoke }),
+    db.accessToken.updateMany({ where: { ...where.access, revokedAt: null }, ...revoke }),
+  ];
 }
 
 export class TokenStore {
@@ -77,16 +47,16 @@ export class TokenStore {
     return this.hotPath.insertAccessTokens(tokens);
   }
 
-  accessToken(digest: string): Promise<AccessTokenRecord | null> {
+  findAccessToken(digest: string): Promise<AccessTokenRecord | null> {
     return this.db.accessToken.findUnique({ where: { digest } });
   }
 
-  grant(id: string): Promise<GrantRecord | null> {
+  findGrant(id: string): Promise<GrantRecord | null> {
     return this.db.grant.findUnique({ where: { id } });
   }
 
-  refreshToken(digest: string): Promise<RefreshTokenRecord | null> {
-    return this.hotPath.refreshToken(digest);
+  findRefreshToken(digest: string): Promise<RefreshTokenRecord | null> {
+    return this.hotPath.findRefreshToken(digest);
   }
 
   /**
@@ -124,15 +94,9 @@ export class TokenStore {
 
   /** Revokes a grant: every refresh token of the family, and every access token issued from it. */
   async revokeGrant(grantId: string): Promise<void> {
-    const now = new Date();
-    await this.feed.commit(
-      [
-        this.db.grant.updateMany({ where: { id: grantId, revokedAt: null }, data: { revokedAt: now } }),
-        this.db.refreshToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } }),
-        this.db.accessToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } }),
-      ],
-      [{ kind: 'grant', subject: grantId }],
-    );
+    await this.feed.commit(revokeTokensWhere(this.db, new Date(), { grant: { id: grantId }, access: { grantId } }), [
+      { kind: 'grant', subject: grantId },
+    ]);
   }
 
   async revokeAccessToken(digest: string): Promise<void> {

@@ -1,20 +1,20 @@
 // Answers "is this token active now, and what does it say?" for /token/verify and /introspect.
 // This is the hot path every resource server hits on every request: a valid access token is
-// answered from memory (src/tokens/live-state.ts) or, for a JWT, from its signature; the
-// database is read only on a cache miss.
-import type { ClientRecord } from '../store/clients.js';
-import type { Store } from '../store/store.js';
-import { verifyAccessToken } from './jwt.js';
+// answered from memory (src/store/read-cache.ts) or, for a JWT, from its signature; the database
+// is read only on a cache miss.
+import { LRUCache } from 'lru-cache';
+import type { ClientRecord, RefreshTokenRecord } from '../records.js';
+import type { ReadCache } from '../store/read-cache.js';
+import type { TokenStore } from '../store/tokens.js';
+import { verifyAccessToken, type AccessTokenClaims } from './jwt.js';
 import type { KeyRing } from './keys.js';
-import type { LiveState } from './live-state.js';
-import { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, hasOpaqueShape, tokenDigest } from './opaque.js';
+import { refreshTokenState } from './lifecycle.js';
+import { audienceOf } from './minter.js';
+import { opaqueKind, tokenDigest } from './opaque.js';
 
 export interface ActiveToken {
   tokenType: 'access_token' | 'refresh_token';
-  format: 'opaque' | 'jwt';
   client: ClientRecord;
-  /** The user the token speaks for; null for a client's own token (client_credentials). */
-  userId: string | null;
   username: string | null;
   sub: string;
   scope: string;
@@ -27,6 +27,7 @@ export interface ActiveToken {
 
 interface Subject {
   clientId: string;
+  /** The user the token speaks for; null for a client's own token (client_credentials). */
   userId: string | null;
   grantId: string | null;
   issuedAtMs: number;
@@ -37,56 +38,70 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 const opaqueJti = (digest: string) => digest.slice(0, 32);
 
 export class TokenInspector {
+  /**
+   * JWTs whose signature and claims already verified, by the exact token string: the same bytes
+   * verify the same way, so a service presenting one token on every request pays for ECDSA once.
+   * Expiry is checked on every use; the cache is dropped whenever the keys change.
+   */
+  private readonly verifiedJwts = new LRUCache<string, AccessTokenClaims>({ max: 20_000 });
+
   constructor(
-    private readonly store: Store,
-    private readonly state: LiveState,
+    private readonly cache: ReadCache,
+    private readonly tokens: TokenStore,
     private readonly keys: KeyRing,
     private readonly issuer: string,
   ) {}
 
+  /** The signing keys changed: a verification made with the old set may no longer hold. */
+  forgetVerifiedJwts(): void {
+    this.verifiedJwts.clear();
+  }
+
   /** An access token (opaque or JWT) that is active now, or null. */
-  async accessToken(token: string): Promise<ActiveToken | null> {
-    if (hasOpaqueShape(token, ACCESS_TOKEN_PREFIX)) return this.opaqueAccessToken(token);
-    return this.jwtAccessToken(token);
+  async activeAccessToken(token: string): Promise<ActiveToken | null> {
+    switch (opaqueKind(token)) {
+      case 'access':
+        return this.activeOpaqueAccessToken(token);
+      case null:
+        return this.activeJwt(token);
+      default:
+        return null;
+    }
   }
 
   /**
    * Any token this server issued that is active now. No token_type_hint is needed (RFC 7662
    * §2.1 lets a server ignore it): the prefix or JWT shape says what a token is.
    */
-  async anyToken(token: string): Promise<ActiveToken | null> {
-    if (hasOpaqueShape(token, REFRESH_TOKEN_PREFIX)) return this.refreshToken(token);
-    return this.accessToken(token);
+  async activeToken(token: string): Promise<ActiveToken | null> {
+    if (opaqueKind(token) === 'refresh') return this.activeRefreshToken(token);
+    return this.activeAccessToken(token);
   }
 
-  private async opaqueAccessToken(token: string): Promise<ActiveToken | null> {
+  private async activeOpaqueAccessToken(token: string): Promise<ActiveToken | null> {
     const digest = tokenDigest(token);
-    const lookup = this.state.accessTokens.get(digest);
-    const record = lookup instanceof Promise ? await lookup : lookup;
-    const now = Date.now();
-    if (!record || record.revokedAt || record.expiresAt.getTime() <= now) return null;
+    const record = await this.cache.accessTokens.get(digest);
+    if (!record || record.revokedAt || record.expiresAt.getTime() <= Date.now()) return null;
     return this.activeOpaque('access_token', digest, record, { ...record, issuedAtMs: record.issuedAt.getTime() });
   }
 
-  private async jwtAccessToken(token: string): Promise<ActiveToken | null> {
-    let claims = this.state.verifiedJwts.get(token);
+  private async activeJwt(token: string): Promise<ActiveToken | null> {
+    let claims = this.verifiedJwts.get(token);
     if (!claims) {
       claims = (await verifyAccessToken(this.keys, token, this.issuer)) ?? undefined;
-      if (claims) this.state.verifiedJwts.set(token, claims);
+      if (claims) this.verifiedJwts.set(token, claims);
     }
-    if (!claims || claims.exp * 1000 <= Date.now() || this.state.isJwtRevoked(claims.jti)) return null;
-    const userId = claims.sub === claims.client_id ? null : claims.sub;
+    if (!claims || claims.exp * 1000 <= Date.now() || this.cache.isJwtRevoked(claims.jti)) return null;
     // iat has whole seconds: a token from the second of a revoke-everything counts as before it.
     const subject = await this.liveSubject({
       clientId: claims.client_id,
-      userId,
+      userId: claims.sub === claims.client_id ? null : claims.sub,
       grantId: claims.sid ?? null,
       issuedAtMs: claims.iat * 1000,
     });
     if (!subject) return null;
     return {
       tokenType: 'access_token',
-      format: 'jwt',
       ...subject,
       aud: claims.aud,
       scope: claims.scope ?? '',
@@ -97,10 +112,10 @@ export class TokenInspector {
   }
 
   /** Refresh tokens are rare at introspection and must be exact: always read from the database. */
-  private async refreshToken(token: string): Promise<ActiveToken | null> {
+  private async activeRefreshToken(token: string): Promise<ActiveToken | null> {
     const digest = tokenDigest(token);
-    const record = await this.store.tokens.refreshToken(digest);
-    if (!record || record.consumedAt || record.revokedAt || record.expiresAt.getTime() <= Date.now()) return null;
+    const record: RefreshTokenRecord | null = await this.tokens.findRefreshToken(digest);
+    if (!record || refreshTokenState(record) !== 'usable') return null;
     const { grant } = record;
     return this.activeOpaque('refresh_token', digest, record, {
       clientId: grant.clientId,
@@ -121,7 +136,6 @@ export class TokenInspector {
     if (!live) return null;
     return {
       tokenType,
-      format: 'opaque',
       ...live,
       scope: record.scope,
       iat: seconds(subject.issuedAtMs),
@@ -132,23 +146,15 @@ export class TokenInspector {
 
   /** The client still exists, the user is active and has not had everything revoked, the grant stands. */
   private async liveSubject(subject: Subject) {
-    // All three are usually cached, and then there is nothing to wait for.
-    const clientLookup = this.state.clients.get(subject.clientId);
-    const userLookup = subject.userId ? this.state.users.get(subject.userId) : null;
-    const grantLookup = subject.grantId ? this.state.grants.get(subject.grantId) : null;
-    const client = clientLookup instanceof Promise ? await clientLookup : clientLookup;
-    const user = userLookup instanceof Promise ? await userLookup : userLookup;
-    const grant = grantLookup instanceof Promise ? await grantLookup : grantLookup;
+    // All three are usually cached; misses load side by side, since each lookup starts before any is awaited.
+    const clientLookup = this.cache.clients.get(subject.clientId);
+    const userLookup = subject.userId ? this.cache.users.get(subject.userId) : null;
+    const grantLookup = subject.grantId ? this.cache.grants.get(subject.grantId) : null;
+    const [client, user, grant] = [await clientLookup, await userLookup, await grantLookup];
     if (!client) return null;
     if (subject.userId && (!user || !user.active)) return null;
     if (user?.tokensValidAfter && subject.issuedAtMs <= user.tokensValidAfter.getTime()) return null;
     if (subject.grantId && (!grant || grant.revokedAt)) return null;
-    return {
-      client,
-      userId: subject.userId,
-      username: user?.username ?? null,
-      sub: subject.userId ?? client.id,
-      aud: client.audience ?? this.issuer,
-    };
+    return { client, username: user?.username ?? null, sub: subject.userId ?? client.id, aud: audienceOf(client, this.issuer) };
   }
 }

@@ -20,11 +20,9 @@ export interface AccessTokenClaims {
   sid?: string;
 }
 
-export async function signAccessToken(ring: KeyRing, claims: Omit<AccessTokenClaims, 'jti'>): Promise<{ token: string; jti: string }> {
+export async function signAccessToken(ring: KeyRing, claims: Omit<AccessTokenClaims, 'jti'>): Promise<string> {
   const { kid, key } = ring.signingKey();
-  const jti = randomUUID();
-  const token = await new SignJWT({ ...claims, jti }).setProtectedHeader({ alg: SIGNING_ALG, typ: JWT_TYP, kid }).sign(key);
-  return { token, jti };
+  return new SignJWT({ ...claims, jti: randomUUID() }).setProtectedHeader({ alg: SIGNING_ALG, typ: JWT_TYP, kid }).sign(key);
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;

@@ -2,7 +2,8 @@
 // Private keys are stored AES-256-GCM encrypted under a key derived from TESSERA_SECRET.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
-import type { KeyStore, SigningKeyRecord } from '../store/keys.js';
+import type { SigningKeyRecord } from '../records.js';
+import type { KeyStore } from '../store/keys.js';
 
 export const SIGNING_ALG = 'ES256';
 /** Retired keys stay published this long past the longest token lifetime (clock skew, slow instances). */

@@ -19,6 +19,16 @@ export function hasOpaqueShape(token: string, prefix: string): boolean {
   return token.length === prefix.length + 43 && token.startsWith(prefix) && BODY.test(token.slice(prefix.length));
 }
 
+export type OpaqueKind = 'access' | 'refresh' | 'code';
+
+/** What an opaque token of ours is, by its prefix and shape; null for anything else (a JWT, garbage). */
+export function opaqueKind(token: string): OpaqueKind | null {
+  if (hasOpaqueShape(token, ACCESS_TOKEN_PREFIX)) return 'access';
+  if (hasOpaqueShape(token, REFRESH_TOKEN_PREFIX)) return 'refresh';
+  if (hasOpaqueShape(token, CODE_PREFIX)) return 'code';
+  return null;
+}
+
 /** SHA-256, hex. The one-shot crypto.hash is a third of createHash's cost on this hot path. */
 export function tokenDigest(token: string): string {
   return hash('sha256', token, 'hex');

@@ -12,7 +12,7 @@ import { loadConfig, type Config, type Dialect } from '../../src/config.ts';
 import { buildApp } from '../../src/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { Tessera } from '../../src/tessera.ts';
-import { pgPoolConfig } from '../../src/store/connection.ts';
+import { pgPoolConfig } from '../../src/store/dialects/postgresql.ts';
 import type { ClientRegistration } from '../../src/domain/clients.ts';
 
 export const dialect: Dialect = process.env.TESSERA_TEST_DIALECT === 'postgresql' ? 'postgresql' : 'sqlite';
@@ -71,7 +71,7 @@ export interface Running {
 export async function startTessera(t: Test, options: { db?: TestDatabase; env?: Record<string, string> } = {}): Promise<Running> {
   const db = options.db ?? (await testDatabase(t));
   const config = testConfig(db, options.env);
-  const tessera = await Tessera.open(config, createLogger(config.logLevel), { background: true, migrate: true });
+  const tessera = await Tessera.open(config, createLogger(config.logLevel ?? 'silent'), { background: true, migrate: true });
   const app = await buildApp(tessera);
   t.teardown(async () => {
     await app.close();
@@ -110,7 +110,7 @@ export async function post(
     headers: { 'content-type': options.json ? 'application/json' : 'application/x-www-form-urlencoded', ...options.headers },
     payload: options.json ? JSON.stringify(form) : params.toString(),
   });
-  let body_: Record<string, unknown> = {};
+  let body_: Record<string, unknown>;
   try {
     body_ = response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {};
   } catch {

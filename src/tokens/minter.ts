@@ -1,7 +1,6 @@
 // Mints access tokens in the client's registered format, and refresh tokens. Persisting them is
-// the caller's job, so that a grant's tokens are written in one transaction.
-import type { ClientRecord } from '../store/clients.js';
-import type { NewAccessToken } from '../store/tokens.js';
+// the caller's job (src/tokens/lifecycle.ts), so that a grant's tokens are written in one transaction.
+import type { ClientRecord, NewAccessToken } from '../records.js';
 import { signAccessToken } from './jwt.js';
 import type { KeyRing } from './keys.js';
 import { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, newOpaqueToken, tokenDigest } from './opaque.js';
@@ -18,23 +17,29 @@ export interface AccessTokenRequest {
   userId: string | null;
   scope: string;
   grantId: string | null;
-  ttlSeconds?: number;
+  ttlSeconds?: number | undefined;
 }
 
-export class TokenIssuer {
+/** The audience of the client's access tokens: the API it registered, by default this server. */
+export const audienceOf = (client: ClientRecord, issuer: string) => client.audience ?? issuer;
+
+/** Whole seconds from now until `date` (expires_in), never negative. */
+export const secondsUntil = (date: Date) => Math.max(0, Math.round((date.getTime() - Date.now()) / 1000));
+
+export class TokenMinter {
   constructor(
     private readonly keys: KeyRing,
     private readonly issuer: string,
   ) {}
 
-  async accessToken({ client, userId, scope, grantId, ttlSeconds = client.accessTtl }: AccessTokenRequest): Promise<MintedAccessToken> {
+  async mintAccessToken({ client, userId, scope, grantId, ttlSeconds = client.accessTtl }: AccessTokenRequest): Promise<MintedAccessToken> {
     const iat = Math.floor(Date.now() / 1000);
     const expiresAt = new Date((iat + ttlSeconds) * 1000);
     if (client.tokenFormat === 'jwt') {
-      const { token } = await signAccessToken(this.keys, {
+      const token = await signAccessToken(this.keys, {
         iss: this.issuer,
         sub: userId ?? client.id,
-        aud: client.audience ?? this.issuer,
+        aud: audienceOf(client, this.issuer),
         client_id: client.id,
         scope,
         iat,
@@ -51,7 +56,7 @@ export class TokenIssuer {
     };
   }
 
-  refreshToken(): { token: string; digest: string } {
+  mintRefreshToken(): { token: string; digest: string } {
     const token = newOpaqueToken(REFRESH_TOKEN_PREFIX);
     return { token, digest: tokenDigest(token) };
   }

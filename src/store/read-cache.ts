@@ -1,18 +1,16 @@
-// What the hot paths (/introspect, /token/verify, client authentication) need to know, held in
-// memory so that a valid token is answered without a database round trip:
-// bounded LRU caches of access tokens (by digest), users, clients and grants, loaded from the
-// database on a miss, and the whole (small) set of revoked-but-unexpired JWT ids.
+// What the hot paths (/introspect, /token/verify, client authentication) read, held in memory so
+// that a valid token is answered without a database round trip: bounded LRU caches of opaque
+// access tokens (by digest), users, clients and grants, loaded from the database on a miss, and
+// the whole (small) set of revoked-but-unexpired JWT ids.
 // Every change that could make a cached entry wrong arrives through the change feed
-// (src/store/change-feed.ts) and evicts it: at once on the instance that made the change, within
-// a second on every other.
+// (change-feed.ts) and evicts it: at once on the instance that made the change, within a second
+// on every other.
 import { LRUCache } from 'lru-cache';
-import type { Change } from '../store/change-feed.js';
-import type { Store } from '../store/store.js';
-import type { ClientRecord } from '../store/clients.js';
-import type { AccessTokenRecord, GrantRecord } from '../store/tokens.js';
-import type { UserRecord } from '../store/users.js';
-import type { AccessTokenClaims } from './jwt.js';
-import type { KeyRing } from './keys.js';
+import type { AccessTokenRecord, ClientRecord, GrantRecord, UserRecord } from '../records.js';
+import type { Change } from './changes.js';
+import type { ClientStore } from './clients.js';
+import type { TokenStore } from './tokens.js';
+import type { UserStore } from './users.js';
 
 /**
  * A cache that loads on a miss. A load that started before an eviction is not cached: its
@@ -51,10 +49,6 @@ export class LoadingCache<V> {
     this.generation++;
     this.entries.clear();
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
 
 export interface CacheSizes {
@@ -66,33 +60,25 @@ export interface CacheSizes {
 
 export const DEFAULT_CACHE_SIZES: CacheSizes = { accessTokens: 200_000, users: 50_000, clients: 10_000, grants: 100_000 };
 
-export class LiveState {
+export class ReadCache {
   readonly accessTokens: LoadingCache<AccessTokenRecord | null>;
   readonly users: LoadingCache<UserRecord | null>;
   readonly clients: LoadingCache<ClientRecord | null>;
   readonly grants: LoadingCache<GrantRecord | null>;
   private revokedJtis = new Map<string, number>();
-  /**
-   * JWTs whose signature and claims already verified, by the exact token string: the same bytes
-   * verify the same way, so a service presenting one token on every request pays for ECDSA once.
-   * Expiry is checked on every use; the cache is dropped whenever the keys change.
-   */
-  readonly verifiedJwts = new LRUCache<string, AccessTokenClaims>({ max: 20_000 });
 
   constructor(
-    private readonly store: Store,
-    private readonly keys: KeyRing,
-    private readonly onError: (error: unknown) => void,
+    private readonly stores: { tokens: TokenStore; users: UserStore; clients: ClientStore },
     sizes: CacheSizes = DEFAULT_CACHE_SIZES,
   ) {
-    this.accessTokens = new LoadingCache(sizes.accessTokens, (digest) => store.tokens.accessToken(digest));
-    this.users = new LoadingCache(sizes.users, (id) => store.users.byId(id));
-    this.clients = new LoadingCache(sizes.clients, (id) => store.clients.byId(id));
-    this.grants = new LoadingCache(sizes.grants, (id) => store.tokens.grant(id));
+    this.accessTokens = new LoadingCache(sizes.accessTokens, (digest) => stores.tokens.findAccessToken(digest));
+    this.users = new LoadingCache(sizes.users, (id) => stores.users.byId(id));
+    this.clients = new LoadingCache(sizes.clients, (id) => stores.clients.byId(id));
+    this.grants = new LoadingCache(sizes.grants, (id) => stores.tokens.findGrant(id));
   }
 
   async loadRevokedJwts(): Promise<void> {
-    const rows = await this.store.tokens.revokedJwts(new Date());
+    const rows = await this.stores.tokens.revokedJwts(new Date());
     this.revokedJtis = new Map(rows.map((r) => [r.jti, r.expiresAt.getTime()]));
   }
 
@@ -121,15 +107,12 @@ export class LiveState {
         return;
       }
       case 'keys':
-        this.verifiedJwts.clear();
-        this.keys.reload().catch(this.onError);
-        return;
+        return; // the key ring reloads itself (see src/tessera.ts)
     }
   }
 
   async reset(): Promise<void> {
     for (const cache of [this.accessTokens, this.users, this.clients, this.grants]) cache.clear();
-    this.verifiedJwts.clear();
-    await Promise.all([this.loadRevokedJwts(), this.keys.reload()]);
+    await this.loadRevokedJwts();
   }
 }

@@ -1,0 +1,102 @@
+// The records Tessera keeps, as every layer sees them. Types only: the store produces them, the
+// domain, token and HTTP layers read them, and none of those need to import the store for that.
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  email: string | null;
+  passwordHash: string;
+  active: boolean;
+  /** "Revoke everything this user holds": any access token issued at or before this instant is dead. */
+  tokensValidAfter: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type TokenFormat = 'opaque' | 'jwt';
+
+export interface ClientRecord {
+  id: string;
+  name: string;
+  /** Keyed digest of the secret; null for a public client. */
+  secretDigest: string | null;
+  grants: string[];
+  scopes: string[];
+  redirectUris: string[];
+  tokenFormat: TokenFormat;
+  accessTtl: number;
+  refreshTtl: number;
+  audience: string | null;
+  canIntrospect: boolean;
+  browser: boolean;
+  createdAt: Date;
+}
+
+/** One authorization (a sign-in): the family of refresh tokens that rotate from it. */
+export interface GrantRecord {
+  id: string;
+  clientId: string;
+  userId: string;
+  scope: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface RefreshTokenRecord {
+  digest: string;
+  grantId: string;
+  parentDigest: string | null;
+  scope: string;
+  createdAt: Date;
+  expiresAt: Date;
+  consumedAt: Date | null;
+  revokedAt: Date | null;
+  grant: GrantRecord;
+}
+
+export interface AccessTokenRecord {
+  digest: string;
+  clientId: string;
+  userId: string | null;
+  grantId: string | null;
+  scope: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+export type NewAccessToken = Omit<AccessTokenRecord, 'revokedAt'>;
+
+export interface NewRefreshToken {
+  digest: string;
+  parentDigest: string | null;
+  scope: string;
+  expiresAt: Date;
+}
+
+export interface AuthorizationCodeRecord {
+  digest: string;
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  scope: string;
+  codeChallenge: string;
+  codeChallengeMethod: string;
+  expiresAt: Date;
+  consumedAt: Date | null;
+  /** The grant the code was exchanged for, so that a second use can revoke it. */
+  grantId: string | null;
+}
+
+export type NewAuthorizationCode = Omit<AuthorizationCodeRecord, 'consumedAt' | 'grantId'>;
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: string;
+  privateKeyEnc: string;
+  createdAt: Date;
+  retiredAt: Date | null;
+  publishUntil: Date | null;
+}

@@ -1,0 +1,21 @@
+// The changes that instances sharing a database announce to each other (see change-feed.ts).
+
+export type ChangeKind = 'user' | 'client' | 'grant' | 'access' | 'jwt' | 'keys';
+
+export interface Change {
+  kind: ChangeKind;
+  subject: string;
+}
+
+export interface ChangeListener {
+  onChange(change: Change): void;
+  /** Changes may have been missed: forget everything cached. */
+  onReset(): void;
+}
+
+const KINDS = new Set<string>(['user', 'client', 'grant', 'access', 'jwt', 'keys']);
+
+/** A change read back from the database or a notification; null for a kind this version does not know. */
+export function decodeChange(kind: string, subject: string): Change | null {
+  return KINDS.has(kind) ? { kind: kind as ChangeKind, subject } : null;
+}

@@ -1,0 +1,266 @@
+// PostgreSQL, for production: one pool shared by Prisma and the hot path's raw statements, and a
+// change feed carried by LISTEN/NOTIFY.
+import pg from 'pg';
+import type { PoolConfig } from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../../generated/postgresql/client.ts';
+import type { NewAccessToken } from '../../records.js';
+import { decodeChange } from '../changes.js';
+import type { Database, Db, DialectModule } from '../dialect.js';
+import { findRefreshSql, refreshRecordFrom, refreshRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
+import {
+  ACCESS_TOKEN,
+  ACCESS_TOKEN_INSERT,
+  GRANT,
+  GRANT_INSERT,
+  REFRESH_TOKEN,
+  REFRESH_TOKEN_INSERT,
+  column,
+  quote,
+  valuesOf,
+  type Kind,
+  type Table,
+} from '../sql.js';
+
+const CHANNEL = 'tessera_changes';
+
+/** A timestamp(3) column holds UTC without a zone, as Prisma writes it. */
+const stored = (date: Date) => date.toISOString().slice(0, -1);
+
+/** Discrete connection fields: adapter-pg's shadow database override needs them (not a URL). */
+export function pgPoolConfig(databaseUrl: string): PoolConfig {
+  const url = new URL(databaseUrl);
+  const sslmode = url.searchParams.get('sslmode');
+  return {
+    host: decodeURIComponent(url.hostname) || '127.0.0.1',
+    port: url.port ? Number(url.port) : 5432,
+    user: decodeURIComponent(url.username) || undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    database: decodeURIComponent(url.pathname.slice(1)) || 'postgres',
+    ssl: sslmode && sslmode !== 'disable' ? { rejectUnauthorized: sslmode === 'verify-full' } : undefined,
+    max: Number(url.searchParams.get('connection_limit') ?? 10),
+    // Idle pooled connections must not keep a finished process (the admin command) alive.
+    allowExitOnIdle: true,
+  };
+}
+
+// Rows travel as one array per column and are unnested, so that a batch is one statement (its
+// own transaction, one round trip) whose text never changes with the batch size.
+const ARRAY_TYPE: Record<Kind, string> = { text: 'text[]', 'text?': 'text[]', date: 'timestamp(3)[]', 'date?': 'timestamp(3)[]' };
+
+interface ColumnGroup {
+  /** The columns' names in `unnest(...) AS alias(...)`: prefix + column. */
+  names: string[];
+  /** The matching array parameters, numbered on from the group before. */
+  parameters: string[];
+}
+
+/** Groups of columns side by side in one unnest, their parameters numbered $1, $2, … across them. */
+function columnGroups(...groups: { table: Table; columns: readonly string[]; prefix: string }[]): ColumnGroup[] {
+  let next = 1;
+  return groups.map(({ table, columns, prefix }) => ({
+    names: columns.map((name) => quote(prefix + name)),
+    parameters: columns.map((name) => `$${next++}::${ARRAY_TYPE[table.columns[name]!]}`),
+  }));
+}
+
+/** `unnest(...) AS alias(...)` over column groups of equal length. */
+const unnestFrom = (alias: string, groups: ColumnGroup[]) =>
+  `unnest(${groups.flatMap((u) => u.parameters).join(', ')}) AS ${alias}(${groups.flatMap((u) => u.names).join(', ')})`;
+
+/** One array per column, in order, for the rows; a null row (no access token) is a row of nulls. */
+function columnArrays<C extends string>(columns: readonly C[], rows: readonly (Readonly<Record<C, string | Date | null>> | null)[]) {
+  const values = rows.map((row) => (row ? valuesOf(columns, row, stored) : null));
+  return columns.map((_, i) => values.map((row) => (row ? row[i] : null)));
+}
+
+const insertInto = (table: Table, columns: readonly string[]) => `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(', ')})`;
+/** The prefixed input columns that feed an INSERT's columns, in order. */
+const fromInput = (columns: readonly string[], prefix: string) => columns.map((name) => quote(prefix + name)).join(', ');
+
+const ACCESS = { table: ACCESS_TOKEN, columns: ACCESS_TOKEN_INSERT, prefix: 'a_' };
+const REFRESH = { table: REFRESH_TOKEN, columns: REFRESH_TOKEN_INSERT, prefix: 'r_' };
+/** Access tokens are optional per row (JWT clients have none): rows without one are skipped. */
+const insertAccessFrom = (source: string) =>
+  `${insertInto(ACCESS_TOKEN, ACCESS_TOKEN_INSERT)} SELECT ${fromInput(ACCESS_TOKEN_INSERT, 'a_')} FROM ${source} WHERE "a_digest" IS NOT NULL`;
+
+const r = column(REFRESH_TOKEN);
+const g = column(GRANT);
+
+const INSERT_ACCESS = insertAccessFrom(unnestFrom('i', columnGroups(ACCESS)));
+
+// One row per start; foreign keys are checked at the end of the statement, when the grants exist.
+const START_GRANTS = `
+  WITH input AS (SELECT * FROM ${unnestFrom('i', columnGroups({ table: GRANT, columns: GRANT_INSERT, prefix: 'g_' }, REFRESH, ACCESS))}),
+  grants AS (${insertInto(GRANT, GRANT_INSERT)} SELECT ${fromInput(GRANT_INSERT, 'g_')} FROM input),
+  refresh AS (${insertInto(REFRESH_TOKEN, REFRESH_TOKEN_INSERT)} SELECT ${fromInput(REFRESH_TOKEN_INSERT, 'r_')} FROM input),
+  access AS (${insertAccessFrom('input')})
+  SELECT 1`;
+
+/** Per rotation, beside the successor's and the access token's columns. */
+const ROTATION_CONTROL = ['used', 'grantExpires', 'grantExtended'] as const;
+const ROTATION_CONTROL_TABLE: Table<(typeof ROTATION_CONTROL)[number]> = {
+  name: 'rotation',
+  columns: { used: 'text', grantExpires: 'date', grantExtended: 'date' },
+};
+const ROTATE_GROUPS = columnGroups({ table: ROTATION_CONTROL_TABLE, columns: ROTATION_CONTROL, prefix: '' }, REFRESH, ACCESS);
+
+// The consuming UPDATE decides the race: a concurrent transaction that consumed the same token
+// first makes PostgreSQL re-check the WHERE clause after it commits, and the row drops out, so
+// the rotation that lost writes nothing.
+const ROTATE = `
+  WITH input AS (SELECT * FROM ${unnestFrom('i', ROTATE_GROUPS)}),
+  won AS (
+    UPDATE ${quote(REFRESH_TOKEN.name)} t SET ${r('consumedAt')} = $${ROTATE_GROUPS.flatMap((u) => u.names).length + 1}::timestamp(3)
+      FROM input i
+     WHERE t.${r('digest')} = i."used" AND t.${r('consumedAt')} IS NULL AND t.${r('revokedAt')} IS NULL
+    RETURNING i.*
+  ),
+  successors AS (${insertInto(REFRESH_TOKEN, REFRESH_TOKEN_INSERT)} SELECT ${fromInput(REFRESH_TOKEN_INSERT, 'r_')} FROM won),
+  access_tokens AS (${insertAccessFrom('won')}),
+  extended AS (
+    UPDATE ${quote(GRANT.name)} t SET ${g('expiresAt')} = w."grantExtended"
+      FROM won w WHERE t.${g('id')} = w."r_grantId" AND t.${g('expiresAt')} < w."grantExpires"
+  )
+  SELECT "used" FROM won`;
+
+// Dates read as timestamptz (AT TIME ZONE 'UTC'), so that pg parses them the same whatever the
+// process's own time zone.
+const FIND_REFRESH = findRefreshSql('$1', (sql, kind) => (kind === 'date' || kind === 'date?' ? `${sql} AT TIME ZONE 'UTC'` : sql));
+
+class PostgresHotPath implements HotPath {
+  constructor(private readonly pool: pg.Pool) {}
+
+  // The simple statements are named, so each connection parses them once.
+  async insertAccessTokens(tokens: NewAccessToken[]): Promise<void> {
+    await this.pool.query({ name: 'tessera_insert_access', text: INSERT_ACCESS, values: columnArrays(ACCESS_TOKEN_INSERT, tokens) });
+  }
+
+  async startGrants(starts: GrantStart[], now: Date): Promise<void> {
+    await this.pool.query({
+      name: 'tessera_start_grants',
+      text: START_GRANTS,
+      values: [
+        ...columnArrays(
+          GRANT_INSERT,
+          starts.map((s) => ({ ...s.grant, createdAt: now })),
+        ),
+        ...columnArrays(
+          REFRESH_TOKEN_INSERT,
+          starts.map((s) => refreshRow(s.refresh, s.grant.id, now)),
+        ),
+        ...columnArrays(
+          ACCESS_TOKEN_INSERT,
+          starts.map((s) => s.access),
+        ),
+      ],
+    });
+  }
+
+  /**
+   * Not a named statement: a named statement's plan is fixed after a few runs, and one fixed
+   * while the table was small is a sequential scan that stays as the table grows (measured: 2 000
+   * rotations/s falling, against 5 600 steady when planned on every run).
+   */
+  async rotate(rotations: Rotation[], now: Date): Promise<boolean[]> {
+    const result = await this.pool.query<{ used: string }>({
+      text: ROTATE,
+      values: [
+        ...columnArrays(
+          ROTATION_CONTROL,
+          rotations.map((rotation) => ({
+            used: rotation.usedDigest,
+            grantExpires: rotation.grantExpiresAt,
+            grantExtended: rotation.grantExtendedTo,
+          })),
+        ),
+        ...columnArrays(
+          REFRESH_TOKEN_INSERT,
+          rotations.map((rotation) => refreshRow(rotation.next, rotation.grantId, now)),
+        ),
+        ...columnArrays(
+          ACCESS_TOKEN_INSERT,
+          rotations.map((rotation) => rotation.access),
+        ),
+        stored(now),
+      ],
+    });
+    const won = new Set(result.rows.map((row) => row.used));
+    return rotations.map((rotation) => won.has(rotation.usedDigest));
+  }
+
+  async findRefreshToken(digest: string) {
+    const result = await this.pool.query<Record<string, unknown>>({ name: 'tessera_find_refresh', text: FIND_REFRESH, values: [digest] });
+    const row = result.rows[0];
+    return row ? refreshRecordFrom(row, (value) => value as Date) : null;
+  }
+}
+
+async function open(databaseUrl: string, onError: (error: unknown) => void): Promise<Database> {
+  const pool = new pg.Pool(pgPoolConfig(databaseUrl));
+  // An idle connection the server terminated (a restart, a failover) is dropped from the pool and
+  // replaced on next use; unheard, its error would end the process.
+  pool.on('error', onError);
+  const db = new PrismaClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
+  await db.$connect();
+  const close = async () => {
+    await db.$disconnect();
+    await pool.end();
+  };
+  return { db, hotPath: new PostgresHotPath(pool), close };
+}
+
+export const postgresql: DialectModule = {
+  name: 'postgresql',
+  open,
+  migrationAdapter: (databaseUrl) => new PrismaPg(pgPoolConfig(databaseUrl)),
+  // PostgreSQL delivers a notification at commit, to every instance that LISTENs.
+  announce: (db, changes) => changes.map((c) => db.$executeRaw`SELECT pg_notify(${CHANNEL}, ${`${c.kind}:${c.subject}`})`),
+
+  /**
+   * A lost LISTEN connection means notifications may have been missed: it is re-established with
+   * backoff, and the caches are dropped whole when it is.
+   */
+  async follow(_db, listener, { databaseUrl, onError }) {
+    let stopped = false;
+    let current: pg.Client | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const listen = async (attempt: number): Promise<void> => {
+      const client = new pg.Client(pgPoolConfig(databaseUrl));
+      const reconnect = (error?: unknown) => {
+        if (stopped || current !== client) return;
+        if (error) onError(error);
+        current = undefined;
+        client.end().catch(() => {});
+        const delay = Math.min(5000, 100 * 2 ** attempt);
+        timer = setTimeout(() => void listen(attempt + 1).catch(onError), delay).unref();
+      };
+      current = client;
+      client.on('error', reconnect);
+      client.on('end', () => reconnect());
+      client.on('notification', (message) => {
+        const payload = message.payload ?? '';
+        const at = payload.indexOf(':');
+        const change = decodeChange(payload.slice(0, at), payload.slice(at + 1));
+        if (change) listener.onChange(change);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANNEL}`);
+      } catch (error) {
+        if (attempt === 0) throw error;
+        reconnect(error);
+        return;
+      }
+      if (attempt > 0) listener.onReset();
+    };
+    await listen(0);
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      const client = current;
+      current = undefined;
+      await client?.end().catch(() => {});
+    };
+  },
+};
