@@ -5,10 +5,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clients } from '../domain/clients.js';
 import type { Metrics } from '../metrics.js';
 import type { GrantServices } from '../oauth/grants/grant.js';
-import { grantFor } from '../oauth/token-request.js';
+import { grantFor, TOKEN_PARAMETERS } from '../oauth/token-request.js';
 import { secondsUntil } from '../tokens/minter.js';
 import { browserRefreshToken, setBrowserSession } from './browser-session.js';
-import { authenticateClient, CLIENT_AUTH_PARAMETERS } from './client-auth.js';
+import { authenticateClient } from './client-auth.js';
 import { allParams, pick } from './params.js';
 
 export const tokenResponseSchema = {
@@ -40,8 +40,9 @@ export async function answerTokenRequest(
   reply: FastifyReply,
   params: Record<string, string>,
 ) {
-  const client = await authenticateClient(services.clients, request, pick(params, CLIENT_AUTH_PARAMETERS));
-  const grant = grantFor(client, params.grant_type);
+  const own = pick(params, TOKEN_PARAMETERS);
+  const client = await authenticateClient(services.clients, request, own);
+  const grant = grantFor(client, own.grant_type);
   const grantParams = pick(params, grant.parameters);
   if (client.browser && grant.name === 'refresh_token') grantParams.refresh_token = browserRefreshToken(request, params);
   const issued = await grant.handle({ client, params: grantParams, address: request.ip }, services.grants);

@@ -10,12 +10,20 @@ export type Kind = 'text' | 'text?' | 'date' | 'date?';
 /** The kind a column of this TypeScript type must be declared as. */
 type KindOf<V> = [V] extends [string] ? 'text' : [V] extends [string | null] ? 'text?' : [V] extends [Date] ? 'date' : 'date?';
 
-/** A table declaration that must list exactly the model's columns, each with its kind. */
-type TableOf<M> = { readonly name: Prisma.ModelName; readonly columns: { readonly [K in keyof M]: KindOf<M[K]> } };
+/**
+ * A table declaration that must list exactly the model's columns, each with its kind, and the
+ * columns the hot path's INSERT writes (the rest take their defaults).
+ */
+type TableOf<M> = {
+  readonly name: Prisma.ModelName;
+  readonly columns: { readonly [K in keyof M]: KindOf<M[K]> };
+  readonly insert: readonly (keyof M)[];
+};
 
 export interface Table<C extends string = string> {
   readonly name: string;
   readonly columns: Readonly<Record<C, Kind>>;
+  readonly insert: readonly C[];
 }
 
 export const ACCESS_TOKEN = {
@@ -30,6 +38,7 @@ export const ACCESS_TOKEN = {
     expiresAt: 'date',
     revokedAt: 'date?',
   },
+  insert: ['digest', 'clientId', 'userId', 'grantId', 'scope', 'issuedAt', 'expiresAt'],
 } as const satisfies TableOf<Prisma.AccessTokenModel>;
 
 export const REFRESH_TOKEN = {
@@ -44,6 +53,7 @@ export const REFRESH_TOKEN = {
     consumedAt: 'date?',
     revokedAt: 'date?',
   },
+  insert: ['digest', 'grantId', 'parentDigest', 'scope', 'createdAt', 'expiresAt'],
 } as const satisfies TableOf<Prisma.RefreshTokenModel>;
 
 export const GRANT = {
@@ -57,31 +67,10 @@ export const GRANT = {
     expiresAt: 'date',
     revokedAt: 'date?',
   },
+  insert: ['id', 'clientId', 'userId', 'scope', 'createdAt', 'expiresAt'],
 } as const satisfies TableOf<Prisma.GrantModel>;
 
 type ColumnsOf<T extends Table> = keyof T['columns'] & string;
-
-/** The columns each hot-path INSERT writes (the rest take their defaults). */
-export const ACCESS_TOKEN_INSERT = [
-  'digest',
-  'clientId',
-  'userId',
-  'grantId',
-  'scope',
-  'issuedAt',
-  'expiresAt',
-] as const satisfies readonly ColumnsOf<typeof ACCESS_TOKEN>[];
-export const REFRESH_TOKEN_INSERT = [
-  'digest',
-  'grantId',
-  'parentDigest',
-  'scope',
-  'createdAt',
-  'expiresAt',
-] as const satisfies readonly ColumnsOf<typeof REFRESH_TOKEN>[];
-export const GRANT_INSERT = ['id', 'clientId', 'userId', 'scope', 'createdAt', 'expiresAt'] as const satisfies readonly ColumnsOf<
-  typeof GRANT
->[];
 
 export const quote = (identifier: string) => `"${identifier}"`;
 
@@ -91,13 +80,13 @@ export const column =
   (name: ColumnsOf<T>) =>
     quote(name);
 
-/** A row of values for `columns`, in their order, each date encoded as the dialect stores it. */
+/** A row's values for the table's INSERT, in its column order, each date encoded as the dialect stores it. */
 export function valuesOf<C extends string>(
-  columns: readonly C[],
+  table: Table<C>,
   row: Readonly<Record<C, string | Date | null>>,
   encodeDate: (date: Date) => unknown,
 ): unknown[] {
-  return columns.map((name) => {
+  return table.insert.map((name) => {
     const value = row[name];
     return value instanceof Date ? encodeDate(value) : value;
   });

@@ -8,19 +8,7 @@ import type { NewAccessToken } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, Db, DialectModule } from '../dialect.js';
 import { findRefreshSql, refreshRecordFrom, refreshRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
-import {
-  ACCESS_TOKEN,
-  ACCESS_TOKEN_INSERT,
-  GRANT,
-  GRANT_INSERT,
-  REFRESH_TOKEN,
-  REFRESH_TOKEN_INSERT,
-  column,
-  quote,
-  valuesOf,
-  type Kind,
-  type Table,
-} from '../sql.js';
+import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, column, quote, valuesOf, type Kind, type Table } from '../sql.js';
 
 const CHANNEL = 'tessera_changes';
 
@@ -56,11 +44,11 @@ interface ColumnGroup {
 }
 
 /** Groups of columns side by side in one unnest, their parameters numbered $1, $2, … across them. */
-function columnGroups(...groups: { table: Table; columns: readonly string[]; prefix: string }[]): ColumnGroup[] {
+function columnGroups(...groups: { table: Table; prefix: string }[]): ColumnGroup[] {
   let next = 1;
-  return groups.map(({ table, columns, prefix }) => ({
-    names: columns.map((name) => quote(prefix + name)),
-    parameters: columns.map((name) => `$${next++}::${ARRAY_TYPE[table.columns[name]!]}`),
+  return groups.map(({ table, prefix }) => ({
+    names: table.insert.map((name) => quote(prefix + name)),
+    parameters: table.insert.map((name) => `$${next++}::${ARRAY_TYPE[table.columns[name]!]}`),
   }));
 }
 
@@ -68,21 +56,20 @@ function columnGroups(...groups: { table: Table; columns: readonly string[]; pre
 const unnestFrom = (alias: string, groups: ColumnGroup[]) =>
   `unnest(${groups.flatMap((u) => u.parameters).join(', ')}) AS ${alias}(${groups.flatMap((u) => u.names).join(', ')})`;
 
-/** One array per column, in order, for the rows; a null row (no access token) is a row of nulls. */
-function columnArrays<C extends string>(columns: readonly C[], rows: readonly (Readonly<Record<C, string | Date | null>> | null)[]) {
-  const values = rows.map((row) => (row ? valuesOf(columns, row, stored) : null));
-  return columns.map((_, i) => values.map((row) => (row ? row[i] : null)));
+/** One array per inserted column, in order, for the rows; a null row (no access token) is a row of nulls. */
+function columnArrays<C extends string>(table: Table<C>, rows: readonly (Readonly<Record<C, string | Date | null>> | null)[]) {
+  const values = rows.map((row) => (row ? valuesOf(table, row, stored) : null));
+  return table.insert.map((_, i) => values.map((row) => (row ? row[i] : null)));
 }
 
-const insertInto = (table: Table, columns: readonly string[]) => `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(', ')})`;
-/** The prefixed input columns that feed an INSERT's columns, in order. */
-const fromInput = (columns: readonly string[], prefix: string) => columns.map((name) => quote(prefix + name)).join(', ');
+/** `INSERT INTO table (columns) SELECT prefixed columns FROM source`. */
+const insertFrom = (table: Table, prefix: string, source: string) =>
+  `INSERT INTO ${quote(table.name)} (${table.insert.map(quote).join(', ')}) SELECT ${table.insert.map((name) => quote(prefix + name)).join(', ')} FROM ${source}`;
 
-const ACCESS = { table: ACCESS_TOKEN, columns: ACCESS_TOKEN_INSERT, prefix: 'a_' };
-const REFRESH = { table: REFRESH_TOKEN, columns: REFRESH_TOKEN_INSERT, prefix: 'r_' };
+const ACCESS = { table: ACCESS_TOKEN, prefix: 'a_' };
+const REFRESH = { table: REFRESH_TOKEN, prefix: 'r_' };
 /** Access tokens are optional per row (JWT clients have none): rows without one are skipped. */
-const insertAccessFrom = (source: string) =>
-  `${insertInto(ACCESS_TOKEN, ACCESS_TOKEN_INSERT)} SELECT ${fromInput(ACCESS_TOKEN_INSERT, 'a_')} FROM ${source} WHERE "a_digest" IS NOT NULL`;
+const insertAccessFrom = (source: string) => `${insertFrom(ACCESS_TOKEN, 'a_', source)} WHERE "a_digest" IS NOT NULL`;
 
 const r = column(REFRESH_TOKEN);
 const g = column(GRANT);
@@ -91,19 +78,19 @@ const INSERT_ACCESS = insertAccessFrom(unnestFrom('i', columnGroups(ACCESS)));
 
 // One row per start; foreign keys are checked at the end of the statement, when the grants exist.
 const START_GRANTS = `
-  WITH input AS (SELECT * FROM ${unnestFrom('i', columnGroups({ table: GRANT, columns: GRANT_INSERT, prefix: 'g_' }, REFRESH, ACCESS))}),
-  grants AS (${insertInto(GRANT, GRANT_INSERT)} SELECT ${fromInput(GRANT_INSERT, 'g_')} FROM input),
-  refresh AS (${insertInto(REFRESH_TOKEN, REFRESH_TOKEN_INSERT)} SELECT ${fromInput(REFRESH_TOKEN_INSERT, 'r_')} FROM input),
+  WITH input AS (SELECT * FROM ${unnestFrom('i', columnGroups({ table: GRANT, prefix: 'g_' }, REFRESH, ACCESS))}),
+  grants AS (${insertFrom(GRANT, 'g_', 'input')}),
+  refresh AS (${insertFrom(REFRESH_TOKEN, 'r_', 'input')}),
   access AS (${insertAccessFrom('input')})
   SELECT 1`;
 
-/** Per rotation, beside the successor's and the access token's columns. */
-const ROTATION_CONTROL = ['used', 'grantExpires', 'grantExtended'] as const;
-const ROTATION_CONTROL_TABLE: Table<(typeof ROTATION_CONTROL)[number]> = {
+/** Per rotation, beside the successor's and the access token's columns: not a table, but unnested alike. */
+const ROTATION: Table<'used' | 'grantExpires' | 'grantExtended'> = {
   name: 'rotation',
   columns: { used: 'text', grantExpires: 'date', grantExtended: 'date' },
+  insert: ['used', 'grantExpires', 'grantExtended'],
 };
-const ROTATE_GROUPS = columnGroups({ table: ROTATION_CONTROL_TABLE, columns: ROTATION_CONTROL, prefix: '' }, REFRESH, ACCESS);
+const ROTATE_GROUPS = columnGroups({ table: ROTATION, prefix: '' }, REFRESH, ACCESS);
 
 // The consuming UPDATE decides the race: a concurrent transaction that consumed the same token
 // first makes PostgreSQL re-check the WHERE clause after it commits, and the row drops out, so
@@ -116,7 +103,7 @@ const ROTATE = `
      WHERE t.${r('digest')} = i."used" AND t.${r('consumedAt')} IS NULL AND t.${r('revokedAt')} IS NULL
     RETURNING i.*
   ),
-  successors AS (${insertInto(REFRESH_TOKEN, REFRESH_TOKEN_INSERT)} SELECT ${fromInput(REFRESH_TOKEN_INSERT, 'r_')} FROM won),
+  successors AS (${insertFrom(REFRESH_TOKEN, 'r_', 'won')}),
   access_tokens AS (${insertAccessFrom('won')}),
   extended AS (
     UPDATE ${quote(GRANT.name)} t SET ${g('expiresAt')} = w."grantExtended"
@@ -133,7 +120,7 @@ class PostgresHotPath implements HotPath {
 
   // The simple statements are named, so each connection parses them once.
   async insertAccessTokens(tokens: NewAccessToken[]): Promise<void> {
-    await this.pool.query({ name: 'tessera_insert_access', text: INSERT_ACCESS, values: columnArrays(ACCESS_TOKEN_INSERT, tokens) });
+    await this.pool.query({ name: 'tessera_insert_access', text: INSERT_ACCESS, values: columnArrays(ACCESS_TOKEN, tokens) });
   }
 
   async startGrants(starts: GrantStart[], now: Date): Promise<void> {
@@ -142,15 +129,15 @@ class PostgresHotPath implements HotPath {
       text: START_GRANTS,
       values: [
         ...columnArrays(
-          GRANT_INSERT,
+          GRANT,
           starts.map((s) => ({ ...s.grant, createdAt: now })),
         ),
         ...columnArrays(
-          REFRESH_TOKEN_INSERT,
+          REFRESH_TOKEN,
           starts.map((s) => refreshRow(s.refresh, s.grant.id, now)),
         ),
         ...columnArrays(
-          ACCESS_TOKEN_INSERT,
+          ACCESS_TOKEN,
           starts.map((s) => s.access),
         ),
       ],
@@ -167,7 +154,7 @@ class PostgresHotPath implements HotPath {
       text: ROTATE,
       values: [
         ...columnArrays(
-          ROTATION_CONTROL,
+          ROTATION,
           rotations.map((rotation) => ({
             used: rotation.usedDigest,
             grantExpires: rotation.grantExpiresAt,
@@ -175,11 +162,11 @@ class PostgresHotPath implements HotPath {
           })),
         ),
         ...columnArrays(
-          REFRESH_TOKEN_INSERT,
+          REFRESH_TOKEN,
           rotations.map((rotation) => refreshRow(rotation.next, rotation.grantId, now)),
         ),
         ...columnArrays(
-          ACCESS_TOKEN_INSERT,
+          ACCESS_TOKEN,
           rotations.map((rotation) => rotation.access),
         ),
         stored(now),

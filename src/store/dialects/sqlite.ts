@@ -11,18 +11,7 @@ import type { NewAccessToken } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, DialectModule } from '../dialect.js';
 import { findRefreshSql, refreshRecordFrom, refreshRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
-import {
-  ACCESS_TOKEN,
-  ACCESS_TOKEN_INSERT,
-  GRANT,
-  GRANT_INSERT,
-  REFRESH_TOKEN,
-  REFRESH_TOKEN_INSERT,
-  column,
-  quote,
-  valuesOf,
-  type Table,
-} from '../sql.js';
+import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, column, quote, valuesOf, type Table } from '../sql.js';
 
 /** How Prisma's SQLite adapter stores a DateTime (its default "iso8601" format). */
 const stored = (date: Date) => date.toISOString().replace('Z', '+00:00');
@@ -41,8 +30,8 @@ function adapterFactory(databaseUrl: string): PrismaBetterSqlite3 {
   return new PrismaBetterSqlite3({ url: path, timeout: 10_000 });
 }
 
-const insertSql = (table: Table, columns: readonly string[]) =>
-  `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+const insertSql = (table: Table) =>
+  `INSERT INTO ${quote(table.name)} (${table.insert.map(quote).join(', ')}) VALUES (${table.insert.map(() => '?').join(', ')})`;
 
 const r = column(REFRESH_TOKEN);
 const g = column(GRANT);
@@ -66,9 +55,9 @@ class SqliteHotPath implements HotPath {
   readonly rotate: (rotations: Rotation[], now: Date) => Promise<boolean[]>;
 
   constructor(private readonly connection: BetterSqlite3.Database) {
-    this.insertAccess = connection.prepare(insertSql(ACCESS_TOKEN, ACCESS_TOKEN_INSERT));
-    this.insertRefresh = connection.prepare(insertSql(REFRESH_TOKEN, REFRESH_TOKEN_INSERT));
-    this.insertGrant = connection.prepare(insertSql(GRANT, GRANT_INSERT));
+    this.insertAccess = connection.prepare(insertSql(ACCESS_TOKEN));
+    this.insertRefresh = connection.prepare(insertSql(REFRESH_TOKEN));
+    this.insertGrant = connection.prepare(insertSql(GRANT));
     this.consume = connection.prepare(
       `UPDATE ${quote(REFRESH_TOKEN.name)} SET ${r('consumedAt')} = ? WHERE ${r('digest')} = ? AND ${r('consumedAt')} IS NULL AND ${r('revokedAt')} IS NULL`,
     );
@@ -104,18 +93,18 @@ class SqliteHotPath implements HotPath {
   }
 
   private insertAccessRow(token: NewAccessToken): void {
-    this.insertAccess.run(valuesOf(ACCESS_TOKEN_INSERT, token, stored));
+    this.insertAccess.run(valuesOf(ACCESS_TOKEN, token, stored));
   }
 
   private startOne({ grant, refresh, access }: GrantStart, now: Date): void {
-    this.insertGrant.run(valuesOf(GRANT_INSERT, { ...grant, createdAt: now }, stored));
-    this.insertRefresh.run(valuesOf(REFRESH_TOKEN_INSERT, refreshRow(refresh, grant.id, now), stored));
+    this.insertGrant.run(valuesOf(GRANT, { ...grant, createdAt: now }, stored));
+    this.insertRefresh.run(valuesOf(REFRESH_TOKEN, refreshRow(refresh, grant.id, now), stored));
     if (access) this.insertAccessRow(access);
   }
 
   private rotateOne(rotation: Rotation, now: Date): boolean {
     if (this.consume.run(stored(now), rotation.usedDigest).changes !== 1) return false;
-    this.insertRefresh.run(valuesOf(REFRESH_TOKEN_INSERT, refreshRow(rotation.next, rotation.grantId, now), stored));
+    this.insertRefresh.run(valuesOf(REFRESH_TOKEN, refreshRow(rotation.next, rotation.grantId, now), stored));
     if (rotation.access) this.insertAccessRow(rotation.access);
     this.extendGrant.run(stored(rotation.grantExtendedTo), rotation.grantId, stored(rotation.grantExpiresAt));
     return true;
