@@ -1,9 +1,13 @@
-// `npm test`: the whole suite on SQLite, then again on PostgreSQL, and one closing line
-// `N passed, N failed[, N skipped]` over both. Without a reachable PostgreSQL the second half is
-// skipped with a loud notice — except under CI (CI=true) or TESSERA_REQUIRE_PG=1, where that fails.
+// `npm test`: first the static checks (type-check, formatting, lint, dependency rules; the first
+// failing one stops the run), then the whole suite on SQLite, then again on PostgreSQL, and one
+// closing line `N passed, N failed[, N skipped]` over both. Without a reachable PostgreSQL the second
+// half is skipped with a loud notice — except under CI (CI=true) or TESSERA_REQUIRE_PG=1, where that
+// fails. TESSERA_SKIP_CHECKS=1 skips the static checks for a quick local run (never under CI).
 // Extra arguments are passed to tap (e.g. a test file).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 const adminUrl = process.env.PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -53,6 +57,37 @@ async function postgresReachable() {
   }
 }
 
+// The static checks, in this order, each an npm script run with its own output; the first that
+// fails ends the run with the closing line CI reads.
+const CHECKS = ['typecheck', 'format:check', 'lint', 'deps:check'];
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { scripts } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+function runChecks() {
+  if (process.env.TESSERA_SKIP_CHECKS === '1') {
+    if (process.env.CI === 'true') {
+      console.log('TESSERA_SKIP_CHECKS=1 is ignored under CI: the static checks run.');
+    } else {
+      console.log(`TESSERA_SKIP_CHECKS=1: static checks SKIPPED (${CHECKS.join(', ')}).`);
+      return;
+    }
+  }
+  for (const name of CHECKS) {
+    console.log(`\n=== check: npm run ${name} (${scripts[name]}) ===\n`);
+    const started = Date.now();
+    const { status, signal, error } = spawnSync('npm', ['run', '--silent', name], { cwd: root, stdio: 'inherit' });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (status !== 0) {
+      const why = error ? error.message : signal ? `killed by ${signal}` : `exit ${status}`;
+      console.log(`\ncheck \`npm run ${name}\` FAILED (${why}, ${seconds} s): the test suites did not run.`);
+      console.log('\n0 passed, 1 failed');
+      process.exit(1);
+    }
+    console.log(`check \`npm run ${name}\` passed (${seconds} s)`);
+  }
+}
+
+runChecks();
 // The admin command and server that tests spawn run from the bundle: build it from src/ first.
 await import('./build.mjs');
 await runTap('sqlite');

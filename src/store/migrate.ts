@@ -63,7 +63,7 @@ export async function applyMigrations(databaseUrl: string): Promise<string[]> {
     if (/SQLITE_BUSY|SocketTimeout/.test(explained.message)) {
       // The schema engine locks an SQLite file exclusively, which it cannot while a server has it open.
       throw new Error('the SQLite database is in use by another process; stop the server (it applies migrations itself when it starts)', {
-        cause: explained,
+        cause: error,
       });
     }
     throw explained;
