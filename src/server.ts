@@ -10,7 +10,7 @@ export async function serve(config: Config): Promise<void> {
   const tessera = await Tessera.open(config, log, { background: true, migrate: true });
   for (const client of await tessera.clients.list()) {
     for (const grant of client.grants.map(findGrant)) {
-      if (grant?.deprecated) {
+      if (grant?.rules.deprecated) {
         log.warn({ client: client.id, name: client.name }, `client is registered for the ${grant.name} grant, which RFC 9700 deprecates`);
       }
     }

@@ -46,7 +46,12 @@ export class Tessera {
     secrets: ClientSecrets,
   ) {
     this.users = new Users(store.users, store.throttle, cache.users);
-    this.clients = new Clients(store.clients, cache.clients, secrets, GRANTS);
+    this.clients = new Clients(
+      store.clients,
+      cache.clients,
+      secrets,
+      GRANTS.map((grant) => ({ name: grant.name, ...grant.rules })),
+    );
     this.tokens = new TokenLifecycle(store.tokens, store.codes, new TokenMinter(keys, config.issuer), log, config.codeTtlSeconds);
     this.inspector = new TokenInspector(cache, store.tokens, keys, config.issuer);
     this.revocation = new Revocation(store.tokens, keys, config.issuer);

@@ -22,12 +22,16 @@ t.test('registration, the token endpoint and discovery follow the registry', asy
   for (const grant of GRANTS) {
     const registration = {
       grants: [grant.name],
-      public: grant.publicClientAllowed,
-      redirectUris: grant.needsRedirectUri ? ['https://app.example/cb'] : [],
+      public: grant.rules.publicClientAllowed,
+      redirectUris: grant.rules.needsRedirectUri ? ['https://app.example/cb'] : [],
     };
     const { client } = await tessera.clients.register({ name: grant.name, ...registration });
     t.ok(client.grants.includes(grant.name), `a client can be registered for ${grant.name}`);
-    t.equal(client.grants.includes('refresh_token'), grant.issuesRefreshToken, `${grant.name}: refresh_token follows issuesRefreshToken`);
+    t.equal(
+      client.grants.includes('refresh_token'),
+      grant.rules.issuesRefreshToken,
+      `${grant.name}: refresh_token follows issuesRefreshToken`,
+    );
   }
   const doc = JSON.parse((await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })).body) as {
     grant_types_supported: string[];

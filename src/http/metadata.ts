@@ -8,7 +8,7 @@ export function metadataRoute(app: FastifyInstance, { clients, issuer }: { clien
     const registered = await clients.list();
     const scopes = new Set(registered.flatMap((c) => c.scopes));
     // A deprecated grant is advertised only while some client is registered for it.
-    const grants = GRANTS.filter((grant) => !grant.deprecated || registered.some((c) => c.grants.includes(grant.name))).map(
+    const grants = GRANTS.filter((grant) => !grant.rules.deprecated || registered.some((c) => c.grants.includes(grant.name))).map(
       (grant) => grant.name,
     );
     return reply.header('Cache-Control', 'public, max-age=60').send({

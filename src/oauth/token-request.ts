@@ -17,7 +17,7 @@ export function grantFor(client: ClientRecord, grantType: string | undefined): G
   const grant = findGrant(grantType);
   if (!grant) throw new UnsupportedGrantTypeError('Unsupported grant type: `grant_type` is invalid');
   // A public client cannot prove who it is, so a grant that trusts the client alone refuses it.
-  if (client.secretDigest === null && !grant.publicClientAllowed)
+  if (client.secretDigest === null && !grant.rules.publicClientAllowed)
     throw new InvalidClientError('Invalid client: this grant needs client authentication');
   if (!client.grants.includes(grant.name)) throw new UnauthorizedClientError('Unauthorized client: `grant_type` is invalid');
   return grant;

@@ -59,14 +59,7 @@ export class TokenInspector {
 
   /** An access token (opaque or JWT) that is active now, or null. */
   async activeAccessToken(token: string): Promise<ActiveToken | null> {
-    switch (opaqueKind(token)) {
-      case 'access':
-        return this.activeOpaqueAccessToken(token);
-      case null:
-        return this.activeJwt(token);
-      default:
-        return null;
-    }
+    return this.active(token, false);
   }
 
   /**
@@ -74,8 +67,20 @@ export class TokenInspector {
    * §2.1 lets a server ignore it): the prefix or JWT shape says what a token is.
    */
   async activeToken(token: string): Promise<ActiveToken | null> {
-    if (opaqueKind(token) === 'refresh') return this.activeRefreshToken(token);
-    return this.activeAccessToken(token);
+    return this.active(token, true);
+  }
+
+  private async active(token: string, refreshTokensToo: boolean): Promise<ActiveToken | null> {
+    switch (opaqueKind(token)) {
+      case 'access':
+        return this.activeOpaqueAccessToken(token);
+      case 'refresh':
+        return refreshTokensToo ? this.activeRefreshToken(token) : null;
+      case 'code':
+        return null;
+      case null:
+        return this.activeJwt(token);
+    }
   }
 
   private async activeOpaqueAccessToken(token: string): Promise<ActiveToken | null> {

@@ -17,10 +17,7 @@ const invalid = () => new InvalidGrantError('Invalid grant: authorization code i
 export const authorizationCode = defineGrant({
   name: 'authorization_code',
   parameters: ['code', 'redirect_uri', 'code_verifier'],
-  issuesRefreshToken: true,
-  publicClientAllowed: true,
-  needsRedirectUri: true,
-  deprecated: false,
+  rules: { issuesRefreshToken: true, publicClientAllowed: true, needsRedirectUri: true, deprecated: false },
 
   async handle({ client, params }, { tokens, users }) {
     if (!params.code) throw new InvalidRequestError('Missing parameter: `code`');

@@ -6,10 +6,7 @@ import { defineGrant } from './grant.js';
 export const clientCredentials = defineGrant({
   name: 'client_credentials',
   parameters: ['scope'],
-  issuesRefreshToken: false,
-  publicClientAllowed: false,
-  needsRedirectUri: false,
-  deprecated: false,
+  rules: { issuesRefreshToken: false, publicClientAllowed: false, needsRedirectUri: false, deprecated: false },
 
   async handle({ client, params }, { tokens }) {
     const scope = clientScope(client, requestedScope(params.scope));

@@ -20,11 +20,14 @@ export interface GrantServices {
   users: Pick<Users, 'signIn' | 'activeById'>;
 }
 
-export interface GrantType<P extends string = string> extends GrantRules {
+export interface GrantType<P extends string = string> {
+  readonly name: string;
   /** The token request's parameters this grant reads, besides grant_type and client authentication. */
   readonly parameters: readonly P[];
-  /** Deprecated by RFC 9700: warned about at start, advertised only while a client uses it. */
-  readonly deprecated: boolean;
+  readonly rules: Omit<GrantRules, 'name'> & {
+    /** Deprecated by RFC 9700: warned about at start, advertised only while a client uses it. */
+    readonly deprecated: boolean;
+  };
   handle(request: GrantRequest<P>, services: GrantServices): Promise<IssuedTokens>;
 }
 

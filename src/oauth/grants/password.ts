@@ -10,10 +10,7 @@ const UNICODE_NO_CRLF = /^[\t\x20-\x7E\x80-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFF
 export const password = defineGrant({
   name: 'password',
   parameters: ['username', 'password', 'scope'],
-  issuesRefreshToken: true,
-  publicClientAllowed: true,
-  needsRedirectUri: false,
-  deprecated: true,
+  rules: { issuesRefreshToken: true, publicClientAllowed: true, needsRedirectUri: false, deprecated: true },
 
   async handle({ client, params, address }, { tokens, users }) {
     const requested = requestedScope(params.scope);

@@ -12,10 +12,7 @@ const invalid = () => new InvalidGrantError('Invalid grant: refresh token is inv
 export const refreshToken = defineGrant({
   name: 'refresh_token',
   parameters: ['refresh_token', 'scope'],
-  issuesRefreshToken: true,
-  publicClientAllowed: true,
-  needsRedirectUri: false,
-  deprecated: false,
+  rules: { issuesRefreshToken: true, publicClientAllowed: true, needsRedirectUri: false, deprecated: false },
 
   async handle({ client, params }, { tokens, users }) {
     const presented = params.refresh_token;
