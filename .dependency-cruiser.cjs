@@ -59,6 +59,13 @@ module.exports = {
     ),
     forbid('domain-not-up', 'src/domain/ must not import src/oauth/ or src/http/.', '^src/domain/', '^src/(oauth|http)/'),
     forbid('oauth-not-up', 'src/oauth/ must not import src/http/.', '^src/oauth/', '^src/http/'),
+    forbid('oauth-not-to-store', 'src/oauth/ goes through the token and domain services, never the store.', '^src/oauth/', '^src/store/'),
+    forbid(
+      'prisma-only-in-store',
+      'Only src/store/ may use the generated Prisma clients: nothing above it knows Prisma.',
+      '^src/(?!store/|generated/)',
+      '^src/generated/',
+    ),
     forbid(
       'base-only-to-base',
       'The base modules (config, logger, metrics, secret, records) may import nothing in src/ but each other.',

@@ -59,7 +59,7 @@ t.test('hot-path statements agree with Prisma', async (t) => {
   const rotation = (used: string, grantId: string, grantExpiresAt = at(7_200_000)): Omit<Rotation, 'grantExtendedTo'> => ({
     usedDigest: used,
     grantId,
-    next: { digest: digest(), parentDigest: used, scope: 'read', expiresAt: at(7_200_000) },
+    next: { digest: digest(), scope: 'read', expiresAt: at(7_200_000) },
     access: access(grantId),
     grantExpiresAt,
   });

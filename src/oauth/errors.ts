@@ -3,13 +3,7 @@
 // library: a class per code is a few lines, and the edge owns how each is shaped.
 
 export type OAuthErrorCode =
-  | 'invalid_request'
-  | 'invalid_client'
-  | 'invalid_grant'
-  | 'invalid_scope'
-  | 'unauthorized_client'
-  | 'unsupported_grant_type'
-  | 'temporarily_unavailable';
+  'invalid_request' | 'invalid_client' | 'invalid_grant' | 'invalid_scope' | 'unauthorized_client' | 'unsupported_grant_type';
 
 export class OAuthError extends Error {
   constructor(

@@ -18,7 +18,8 @@ export interface Rotation {
   usedDigest: string;
   /** The used token's grant, as read with it. */
   grantId: string;
-  next: NewRefreshToken;
+  /** The successor; its parent is the used token. */
+  next: Omit<NewRefreshToken, 'parentDigest'>;
   access: NewAccessToken | null;
   /** The grant must last at least this long (its tokens' latest expiry)… */
   grantExpiresAt: Date;
@@ -41,8 +42,12 @@ export interface HotPath {
   findRefreshToken(digest: string): Promise<RefreshTokenRecord | null>;
 }
 
-/** A refresh token's row as INSERT_REFRESH wants it. */
+/** A refresh token's row as the INSERT of REFRESH_TOKEN.insert wants it. */
 export const refreshRow = (refresh: NewRefreshToken, grantId: string, createdAt: Date) => ({ ...refresh, grantId, createdAt });
+
+/** A rotation's successor row: its parent is the token the rotation used. */
+export const successorRow = (rotation: Rotation, createdAt: Date) =>
+  refreshRow({ ...rotation.next, parentDigest: rotation.usedDigest }, rotation.grantId, createdAt);
 
 const r = column(REFRESH_TOKEN);
 const g = column(GRANT);

@@ -27,7 +27,7 @@ export class LoadingCache<V> {
     this.entries = new LRUCache({ max });
   }
 
-  /** The value, at once on a hit (no promise to settle on the hot path), or once loaded. */
+  /** The value itself on a hit, a promise of it on a miss (loaded once, however many ask). */
   get(key: string): V | Promise<V> {
     const hit = this.entries.get(key);
     return hit ? hit.value : this.fill(key);
@@ -107,7 +107,7 @@ export class ReadCache {
         return;
       }
       case 'keys':
-        return; // the key ring reloads itself (see src/tessera.ts)
+        return; // the composition root (src/tessera.ts) reloads the keys and drops verified JWTs
     }
   }
 

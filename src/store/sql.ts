@@ -7,8 +7,16 @@ import type { Prisma } from '../generated/sqlite/client.ts';
 
 export type Kind = 'text' | 'text?' | 'date' | 'date?';
 
-/** The kind a column of this TypeScript type must be declared as. */
-type KindOf<V> = [V] extends [string] ? 'text' : [V] extends [string | null] ? 'text?' : [V] extends [Date] ? 'date' : 'date?';
+/** The kind a column of this TypeScript type must be declared as; another type (a number) has none yet. */
+type KindOf<V> = [V] extends [string]
+  ? 'text'
+  : [V] extends [string | null]
+    ? 'text?'
+    : [V] extends [Date]
+      ? 'date'
+      : [V] extends [Date | null]
+        ? 'date?'
+        : never;
 
 /**
  * A table declaration that must list exactly the model's columns, each with its kind, and the

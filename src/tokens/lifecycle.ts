@@ -71,7 +71,7 @@ export class TokenLifecycle {
     const won = await this.tokens.rotate({
       usedDigest: used.digest,
       grantId: used.grantId,
-      next: { digest: refresh.digest, parentDigest: used.digest, scope: used.scope, expiresAt: refreshExpiresAt },
+      next: { digest: refresh.digest, scope: used.scope, expiresAt: refreshExpiresAt },
       access: access.record,
       grantExpiresAt: latest(refreshExpiresAt, access.expiresAt),
     });

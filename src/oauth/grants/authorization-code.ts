@@ -37,6 +37,8 @@ export const authorizationCode = defineGrant({
     // The code is used up before the verifier is checked, so that a wrong guess costs the code.
     const grantId = randomUUID();
     if (!(await tokens.consumeCode(code, grantId))) throw invalid();
+    // Codes are only ever issued with an S256 challenge (src/oauth/authorization-request.ts).
+    if (code.codeChallengeMethod !== 'S256') throw invalid();
     const verifier = params.code_verifier;
     if (!verifier) throw new InvalidGrantError('Missing parameter: `code_verifier`');
     if (!CODE_VERIFIER.test(verifier)) throw new InvalidRequestError('Invalid parameter: `code_verifier`');

@@ -6,7 +6,8 @@ import type { GrantType } from './grant.js';
 import { password } from './password.js';
 import { refreshToken } from './refresh-token.js';
 
-export const GRANTS: readonly GrantType[] = [authorizationCode, clientCredentials, password, refreshToken];
+// Discovery lists them in this order.
+export const GRANTS: readonly GrantType[] = [authorizationCode, clientCredentials, refreshToken, password];
 
 const BY_NAME = new Map(GRANTS.map((grant) => [grant.name, grant]));
 

@@ -7,7 +7,7 @@ import { PrismaClient } from '../../generated/postgresql/client.ts';
 import type { NewAccessToken } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, Db, DialectModule } from '../dialect.js';
-import { findRefreshSql, refreshRecordFrom, refreshRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
+import { findRefreshSql, refreshRecordFrom, refreshRow, successorRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
 import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, column, quote, valuesOf, type Kind, type Table } from '../sql.js';
 
 const CHANNEL = 'tessera_changes';
@@ -163,7 +163,7 @@ class PostgresHotPath implements HotPath {
         ),
         ...columnArrays(
           REFRESH_TOKEN,
-          rotations.map((rotation) => refreshRow(rotation.next, rotation.grantId, now)),
+          rotations.map((rotation) => successorRow(rotation, now)),
         ),
         ...columnArrays(
           ACCESS_TOKEN,

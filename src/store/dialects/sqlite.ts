@@ -10,7 +10,7 @@ import { PrismaClient } from '../../generated/sqlite/client.ts';
 import type { NewAccessToken } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, DialectModule } from '../dialect.js';
-import { findRefreshSql, refreshRecordFrom, refreshRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
+import { findRefreshSql, refreshRecordFrom, refreshRow, successorRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
 import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, column, quote, valuesOf, type Table } from '../sql.js';
 
 /** How Prisma's SQLite adapter stores a DateTime (its default "iso8601" format). */
@@ -104,7 +104,7 @@ class SqliteHotPath implements HotPath {
 
   private rotateOne(rotation: Rotation, now: Date): boolean {
     if (this.consume.run(stored(now), rotation.usedDigest).changes !== 1) return false;
-    this.insertRefresh.run(valuesOf(REFRESH_TOKEN, refreshRow(rotation.next, rotation.grantId, now), stored));
+    this.insertRefresh.run(valuesOf(REFRESH_TOKEN, successorRow(rotation, now), stored));
     if (rotation.access) this.insertAccessRow(rotation.access);
     this.extendGrant.run(stored(rotation.grantExtendedTo), rotation.grantId, stored(rotation.grantExpiresAt));
     return true;
