@@ -12,6 +12,7 @@ import { jwksRoute } from './http/jwks.js';
 import { metadataRoute } from './http/metadata.js';
 import { metricsRoutes } from './http/metrics.js';
 import { cookiesMustBeSecure } from './http/browser-session.js';
+import { parseForm } from './http/form.js';
 import { Metrics } from './metrics.js';
 import { refreshRoute } from './http/refresh.js';
 import { revokeRoute } from './http/revoke.js';
@@ -28,8 +29,9 @@ export async function buildApp(tessera: Tessera): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     trustProxy: tessera.config.trustProxy,
     return503OnClosing: true,
+    querystringParser: parseForm,
   });
-  await app.register(formbody, { bodyLimit: BODY_LIMIT });
+  await app.register(formbody, { bodyLimit: BODY_LIMIT, parser: parseForm });
   await app.register(cookie);
   registerErrorHandling(app);
   // Nothing the OAuth endpoints answer, success or error, may be cached (RFC 6749 §5.1).

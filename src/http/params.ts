@@ -3,6 +3,7 @@
 // endpoint declares; the rest are dropped here, at the edge.
 import type { FastifyRequest } from 'fastify';
 import { InvalidRequestError } from '../oauth/errors.js';
+import { MALFORMED } from './form.js';
 
 /** Longer than any token, code or secret this server issues; a guard against oversize fields. */
 export const MAX_PARAM_LENGTH = 4096;
@@ -11,18 +12,22 @@ export type Params<P extends string> = Partial<Record<P, string>>;
 
 /**
  * Every parameter of `source`, checked: a parameter sent more than once is an error, and so is
- * anything that is not a string (JSON numbers, objects, arrays) or is oversized. An empty value
- * counts as omitted (RFC 6749 §3.1).
+ * anything that is not a string (JSON numbers, objects, arrays), is oversized or holds a NUL
+ * character, and a form or query whose encoding is broken (http/form.ts). An empty value counts
+ * as omitted (RFC 6749 §3.1).
  */
 export function allParams(source: unknown): Record<string, string> {
   if (source === undefined || source === null || source === '') return {};
   if (typeof source !== 'object' || Array.isArray(source))
     throw new InvalidRequestError('Invalid request: the body must be a form or a JSON object');
+  if (MALFORMED in source) throw new InvalidRequestError('Invalid request: malformed percent-encoding or characters that are not UTF-8');
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
     if (Array.isArray(value)) throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is repeated`);
     if (typeof value !== 'string') throw new InvalidRequestError(`Invalid request: parameter \`${name}\` must be a string`);
     if (value.length > MAX_PARAM_LENGTH) throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is too long`);
+    // Nothing legitimate carries NUL, and PostgreSQL refuses it in text: stop it here.
+    if (value.includes('\0') || name.includes('\0')) throw new InvalidRequestError('Invalid request: a parameter holds a NUL character');
     if (value !== '') params[name] = value;
   }
   return params;

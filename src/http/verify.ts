@@ -26,7 +26,10 @@ function invalid(reply: FastifyReply, error: 'invalid_token' | 'invalid_request'
 export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): void {
   app.post('/token/verify', { schema: { response: { 200: activeSchema } } }, async (request, reply) => {
     const params = bodyParams(request, ['token']);
-    const bearer = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
+    const authorization = request.headers.authorization;
+    // A Bearer header is a token presented: if it is not one token68 (RFC 6750 §2.1), it is a malformed token.
+    const bearer =
+      authorization !== undefined && /^Bearer\b/i.test(authorization) ? (/^Bearer +(\S+) *$/i.exec(authorization)?.[1] ?? '') : undefined;
     if (bearer !== undefined && params.token !== undefined)
       return invalid(reply, 'invalid_request', 'Send the token once: in the body or as a Bearer header');
     const token = bearer ?? params.token;
