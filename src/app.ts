@@ -29,7 +29,7 @@ export async function buildApp(tessera: Tessera): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     trustProxy: tessera.config.trustProxy,
     return503OnClosing: true,
-    querystringParser: parseForm,
+    routerOptions: { querystringParser: parseForm },
   });
   await app.register(formbody, { bodyLimit: BODY_LIMIT, parser: parseForm });
   await app.register(cookie);
