@@ -28,6 +28,9 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** TESSERA_SECRET, or the generated secret file, must be at least this long. */
+export const MIN_SECRET_LENGTH = 32;
+
 /** Hosts that never leave this machine: plain http and insecure cookies are tolerated only there. */
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
@@ -64,14 +67,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') {
     throw new ConfigError('TESSERA_ISSUER must be an http(s) URL');
   }
+  // RFC 8414 §2: the issuer is https; passwords and tokens must not cross a network in clear.
+  if (issuerUrl.protocol === 'http:' && !isLoopbackHost(issuerUrl.hostname)) {
+    throw new ConfigError(`TESSERA_ISSUER must be an https URL (plain http only on localhost, 127.0.0.1 or [::1]), not "${issuer}"`);
+  }
   if (issuerUrl.search || issuerUrl.hash) {
     throw new ConfigError('TESSERA_ISSUER must not have a query or fragment (RFC 8414 §2)');
   }
   const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
   const dialect = dialectOf(databaseUrl);
   const secret = env.TESSERA_SECRET || undefined;
-  if (secret !== undefined && secret.length < 32) {
-    throw new ConfigError('TESSERA_SECRET must be at least 32 characters (use `openssl rand -base64 32`)');
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`TESSERA_SECRET must be at least ${MIN_SECRET_LENGTH} characters (use \`openssl rand -base64 32\`)`);
   }
   return {
     port,

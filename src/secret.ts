@@ -4,7 +4,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './config.js';
+import { ConfigError, MIN_SECRET_LENGTH, type Config } from './config.js';
 
 export interface SecretKeys {
   /** HMAC key for client secret digests. */
@@ -16,8 +16,14 @@ export interface SecretKeys {
 export function resolveSecret(config: Config, warn: (message: string) => void): string {
   if (config.secret) return config.secret;
   const path = join(config.dataDir, 'secret');
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  mkdirSync(config.dataDir, { recursive: true });
+  if (existsSync(path)) {
+    const stored = readFileSync(path, 'utf8').trim();
+    // A truncated file would make every derived key a public constant.
+    if (stored.length < MIN_SECRET_LENGTH)
+      throw new ConfigError(`${path} holds fewer than ${MIN_SECRET_LENGTH} characters: restore it, or set TESSERA_SECRET`);
+    return stored;
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   warn(

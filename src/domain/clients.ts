@@ -59,6 +59,14 @@ function ttl(value: number | undefined, fallback: number, name: string): number 
   return value;
 }
 
+/** 128 random bits, base64url, never starting with '-': ids are typed as command-line arguments. */
+function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export class Clients {
   private readonly grantRules: ReadonlyMap<string, GrantRules>;
 
@@ -100,7 +108,7 @@ export class Clients {
     }
     const generated = isPublic ? null : this.secrets.generate();
     const client = await this.store.create({
-      id: randomBytes(16).toString('base64url'),
+      id: newClientId(),
       name,
       secretDigest: generated?.digest ?? null,
       grants,

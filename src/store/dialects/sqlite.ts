@@ -1,7 +1,7 @@
 // SQLite, the embedded default: one file, one connection shared by Prisma and the hot path, and a
 // change feed read by polling (several processes — the server, the admin command — may share the
 // file).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
@@ -25,7 +25,10 @@ export function sqlitePath(databaseUrl: string): string {
 
 function adapterFactory(databaseUrl: string): PrismaBetterSqlite3 {
   const path = sqlitePath(databaseUrl);
-  mkdirSync(dirname(path), { recursive: true });
+  // Private from the start: the folder 0700, the file 0600 (SQLite gives its -wal and -shm files
+  // the database file's permissions). An existing file keeps the permissions its operator chose.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) writeFileSync(path, '', { mode: 0o600, flag: 'a' });
   // timeout: how long a writer waits for another process's lock (the CLI, a second server).
   return new PrismaBetterSqlite3({ url: path, timeout: 10_000 });
 }
