@@ -66,14 +66,16 @@ t.test('hot-path statements agree with Prisma', async (t) => {
 
   t.test('a refresh token Prisma wrote reads back whole through the hot path', async (t) => {
     const first = digest();
+    // One instant for writing and comparing: at() moves on when the wall clock's second does.
+    const expiresAt = at(3_600_000);
     await prisma.db.grant.create({
-      data: { id: 'grant-read', clientId: 'client-1', userId: 'user-1', scope: 'read', expiresAt: at(3_600_000) },
+      data: { id: 'grant-read', clientId: 'client-1', userId: 'user-1', scope: 'read', expiresAt },
     });
-    await prisma.db.refreshToken.create({ data: { digest: first, grantId: 'grant-read', scope: 'read', expiresAt: at(3_600_000) } });
+    await prisma.db.refreshToken.create({ data: { digest: first, grantId: 'grant-read', scope: 'read', expiresAt } });
     const viaPrisma = await prisma.db.refreshToken.findUnique({ where: { digest: first }, include: { grant: true } });
     const viaHotPath = await store.tokens.findRefreshToken(first);
     t.same(viaHotPath, viaPrisma);
-    t.equal(viaHotPath?.expiresAt.getTime(), at(3_600_000).getTime(), 'milliseconds kept');
+    t.equal(viaHotPath?.expiresAt.getTime(), expiresAt.getTime(), 'milliseconds kept');
     t.equal(await store.tokens.findRefreshToken(digest()), null, 'unknown digest');
   });
 
