@@ -23,9 +23,13 @@ export interface ClientRecord {
   grants: string[];
   scopes: string[];
   redirectUris: string[];
+  /** Origins allowed for browser requests besides those of the redirect URIs. */
+  origins: string[];
   tokenFormat: TokenFormat;
   accessTtl: number;
   refreshTtl: number;
+  /** Absolute lifetime of a refresh family, in seconds from its sign-in. */
+  maxSession: number;
   audience: string | null;
   canIntrospect: boolean;
   browser: boolean;

@@ -30,6 +30,8 @@ t.test('hot-path statements agree with Prisma', async (t) => {
     grants: ['password', 'refresh_token'],
     scopes: ['read'],
     redirectUris: [],
+    origins: [],
+    maxSession: 2_592_000,
     tokenFormat: 'opaque',
     accessTtl: 300,
     refreshTtl: 3600,

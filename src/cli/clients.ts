@@ -7,10 +7,11 @@ import { describe, output, publicClient, seconds, table, withTessera, type Globa
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
 
 /** The options of `client create`: the registration's fields, some under their flag's name. */
-type CreateOptions = Omit<ClientRegistration, 'grants' | 'scopes' | 'redirectUris'> & {
+type CreateOptions = Omit<ClientRegistration, 'grants' | 'scopes' | 'redirectUris' | 'origins'> & {
   grant?: string[];
   scope?: string[];
   redirectUri?: string[];
+  origin?: string[];
 };
 
 export function clientCommands(program: Command, globals: () => GlobalOptions): void {
@@ -26,13 +27,18 @@ export function clientCommands(program: Command, globals: () => GlobalOptions): 
     .option('--token-format <format>', 'access token format: opaque or jwt', 'opaque')
     .option('--access-ttl <seconds>', 'access token lifetime', seconds)
     .option('--refresh-ttl <seconds>', 'refresh token lifetime', seconds)
+    .option('--max-session <seconds>', 'absolute lifetime of a sign-in: no refresh token outlives it (default 30 days)', seconds)
     .option('--audience <aud>', 'aud of its JWT access tokens (default: the issuer)')
     .option('--redirect-uri <uri>', 'a redirect URI for authorization_code (repeatable)', (v: string, p: string[] = []) => [...p, v])
+    .option('--origin <origin>', 'a browser origin allowed besides those of the redirect URIs (repeatable)', (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
     .option('--introspect', "allowed to introspect other clients' tokens")
     .option('--browser', 'browser client: refresh token in an HttpOnly cookie')
-    .action(async ({ grant, scope, redirectUri, ...fields }: CreateOptions) => {
+    .action(async ({ grant, scope, redirectUri, origin, ...fields }: CreateOptions) => {
       const { client: created, secret } = await withTessera((t) =>
-        t.clients.register({ ...fields, grants: grant, scopes: scope, redirectUris: redirectUri }),
+        t.clients.register({ ...fields, grants: grant, scopes: scope, redirectUris: redirectUri, origins: origin }),
       );
       const shown = { ...publicClient(created), ...(secret ? { client_secret: secret } : {}) };
       output(globals(), shown, () =>

@@ -20,6 +20,7 @@ export interface GrantRules {
 
 export const DEFAULT_ACCESS_TTL = 300;
 export const DEFAULT_REFRESH_TTL = 86_400;
+export const DEFAULT_MAX_SESSION = 30 * 86_400;
 /** The longest lifetime a token may be given: a year and a day. */
 export const MAX_TTL = 366 * 86_400;
 const MAX_SECRET_LENGTH = 512;
@@ -32,8 +33,10 @@ export interface ClientRegistration {
   tokenFormat?: string;
   accessTtl?: number;
   refreshTtl?: number;
+  maxSession?: number;
   audience?: string;
   redirectUris?: string[];
+  origins?: string[];
   introspect?: boolean;
   browser?: boolean;
 }
@@ -50,6 +53,19 @@ function checkRedirectUri(uri: string): void {
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
     throw new AdminError(`redirect URI must use https (or http on loopback): "${uri}"`);
   if (url.protocol === 'javascript:' || url.protocol === 'data:') throw new AdminError(`redirect URI scheme not allowed: "${uri}"`);
+}
+
+/** An origin as browsers send it in `Origin`: scheme, host and port, nothing more. */
+function checkOrigin(origin: string): void {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw new AdminError(`origin is not a URL: "${origin}"`);
+  }
+  if (url.origin !== origin) throw new AdminError(`origin must be scheme://host[:port] with nothing after it: "${origin}"`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+    throw new AdminError(`origin must use https (or http on loopback): "${origin}"`);
 }
 
 function ttl(value: number | undefined, fallback: number, name: string): number {
@@ -100,6 +116,8 @@ export class Clients {
     if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new AdminError('--token-format must be opaque or jwt');
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     redirectUris.forEach(checkRedirectUri);
+    const origins = [...new Set(input.origins ?? [])];
+    origins.forEach(checkOrigin);
     for (const rule of rules) {
       if (rule.needsRedirectUri && redirectUris.length === 0) throw new AdminError(`${rule.name} needs at least one --redirect-uri`);
     }
@@ -114,9 +132,11 @@ export class Clients {
       grants,
       scopes,
       redirectUris,
+      origins,
       tokenFormat,
       accessTtl: ttl(input.accessTtl, DEFAULT_ACCESS_TTL, '--access-ttl'),
       refreshTtl: ttl(input.refreshTtl, DEFAULT_REFRESH_TTL, '--refresh-ttl'),
+      maxSession: ttl(input.maxSession, DEFAULT_MAX_SESSION, '--max-session'),
       audience: input.audience ?? null,
       canIntrospect: input.introspect === true,
       browser: input.browser === true,

@@ -3,3 +3,16 @@
 
 /** A request the admin command cannot carry out (bad argument, unknown name): shown as one line. */
 export class AdminError extends Error {}
+
+/**
+ * The server cannot take this request now but will soon (its password checks are saturated, its
+ * database is unreachable): 503 temporarily_unavailable, with Retry-After in whole seconds.
+ */
+export class UnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfter: number,
+  ) {
+    super(message);
+  }
+}

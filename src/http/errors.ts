@@ -1,6 +1,7 @@
 // One shape for every error: JSON {error, error_description} with the RFC's code and status.
 // Nothing from inside the server (messages of unexpected errors, stack traces) reaches a response.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { UnavailableError } from '../domain/errors.js';
 import { ThrottledError } from '../domain/throttle.js';
 import { OAuthError } from '../oauth/errors.js';
 
@@ -41,9 +42,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
         reply.header('WWW-Authenticate', 'Basic realm="tessera", charset="UTF-8"');
       return reply.code(thrown.status).send({ error: thrown.error, error_description: thrown.message });
     }
-    if (thrown instanceof ThrottledError) {
+    if (thrown instanceof ThrottledError || thrown instanceof UnavailableError) {
       return reply
-        .code(429)
+        .code(thrown instanceof ThrottledError ? 429 : 503)
         .header('Retry-After', String(thrown.retryAfter))
         .send({ error: 'temporarily_unavailable', error_description: thrown.message });
     }

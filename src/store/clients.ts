@@ -14,6 +14,7 @@ function fromRow(row: ClientRow): ClientRecord {
     grants: list(row.grants),
     scopes: list(row.scopes),
     redirectUris: list(row.redirectUris),
+    origins: list(row.origins),
     tokenFormat: row.tokenFormat === 'jwt' ? 'jwt' : 'opaque',
   };
 }
@@ -32,6 +33,7 @@ export class ClientStore {
           grants: client.grants.join(' '),
           scopes: client.scopes.join(' '),
           redirectUris: client.redirectUris.join(' '),
+          origins: client.origins.join(' '),
         },
       }),
     );

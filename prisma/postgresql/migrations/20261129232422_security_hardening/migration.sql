@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Client" ADD COLUMN     "maxSession" INTEGER NOT NULL DEFAULT 2592000,
+ADD COLUMN     "origins" TEXT NOT NULL DEFAULT '';
