@@ -438,6 +438,7 @@ async function main() {
       TESSERA_SECRET: SECRET,
       TESSERA_DATA_DIR: scratch,
       PORT: String(port),
+      TESSERA_ADMIN_PORT: '0',
       LOG_LEVEL: 'warn',
     };
     const seeded = await seed(env);

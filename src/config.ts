@@ -1,4 +1,5 @@
 // Every setting Tessera reads from its environment, read and validated once.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export type Dialect = 'sqlite' | 'postgresql';
@@ -21,7 +22,16 @@ export interface Config {
   pruneIntervalMs: number;
   /** How often an SQLite instance reads the change feed written by other processes. */
   changePollMs: number;
-  trustProxy: boolean;
+  /**
+   * Whose X-Forwarded-For is believed: none (false), the nearest N hops, or the proxies at these
+   * addresses or CIDR ranges (Fastify's trustProxy takes each form as it is).
+   */
+  trustProxy: false | number | string[];
+  /** The admin listener (/metrics): its own port and host, loopback by default. */
+  adminPort: number;
+  adminHost: string;
+  /** A request not received in full within this time is dropped (408). */
+  requestTimeoutMs: number;
   /** Lifetime of authorization codes (RFC 6749 §4.1.2 recommends at most 10 minutes). */
   codeTtlSeconds: number;
 }
@@ -52,6 +62,57 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
   }
   return value;
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false (or 1/0, yes/no, on/off), not "${raw}"`);
+}
+
+/** Names proxy-addr (Fastify's trustProxy) accepts for well-known private ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isAddressOrRange(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const max = family === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+}
+
+/**
+ * TESSERA_TRUST_PROXY: a hop count, or the proxies' addresses and CIDR ranges. Trusting every hop
+ * (`true`, `*`) is refused: the leftmost X-Forwarded-For entry is whatever the client wrote, so
+ * per-address throttling would be void and anyone could have any address blocked.
+ */
+function trustedProxies(raw: string | undefined): false | number | string[] {
+  if (raw === undefined || raw.trim() === '') return false;
+  const value = raw.trim();
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 100) throw new ConfigError(`TESSERA_TRUST_PROXY hop count must be at most 100, not ${value}`);
+    return hops === 0 ? false : hops;
+  }
+  if (['true', '*', 'yes', 'on', 'all'].includes(value.toLowerCase())) {
+    throw new ConfigError(
+      'TESSERA_TRUST_PROXY must list the proxies (addresses or CIDR ranges, comma-separated) or give a hop count: ' +
+        'trusting every hop lets any client choose its own address',
+    );
+  }
+  if (['false', 'no', 'off'].includes(value.toLowerCase())) return false;
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!isAddressOrRange(entry)) {
+      throw new ConfigError(`TESSERA_TRUST_PROXY: "${entry}" is not an IP address, a CIDR range or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  return entries;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -89,10 +150,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(env.TESSERA_DATA_DIR || 'data'),
     secret,
     logLevel: env.LOG_LEVEL || undefined,
-    logRequests: env.TESSERA_LOG_REQUESTS === 'true',
+    logRequests: boolean(env, 'TESSERA_LOG_REQUESTS', false),
     pruneIntervalMs: integer(env, 'TESSERA_PRUNE_INTERVAL_MS', 60_000, 0, 86_400_000),
     changePollMs: integer(env, 'TESSERA_CHANGE_POLL_MS', 200, 20, 1000),
-    trustProxy: env.TESSERA_TRUST_PROXY === 'true',
+    trustProxy: trustedProxies(env.TESSERA_TRUST_PROXY),
+    adminPort: integer(env, 'TESSERA_ADMIN_PORT', 3001, 0, 65535),
+    adminHost: env.TESSERA_ADMIN_HOST || '127.0.0.1',
+    requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT', 10, 1, 300) * 1000,
     codeTtlSeconds: integer(env, 'TESSERA_CODE_TTL', 60, 1, 600),
   };
 }

@@ -11,6 +11,8 @@ export interface SecretKeys {
   clientSecretKey: Buffer;
   /** AES-256-GCM key for signing keys at rest. */
   keyEncryptionKey: Buffer;
+  /** HMAC key binding a browser client's CSRF value to its refresh family. */
+  csrfKey: Buffer;
 }
 
 export function resolveSecret(config: Config, warn: (message: string) => void): string {
@@ -35,5 +37,9 @@ export function resolveSecret(config: Config, warn: (message: string) => void): 
 
 export function deriveKeys(secret: string): SecretKeys {
   const derive = (purpose: string) => Buffer.from(hkdfSync('sha256', secret, 'tessera', purpose, 32));
-  return { clientSecretKey: derive('client-secret-digest'), keyEncryptionKey: derive('signing-key-encryption') };
+  return {
+    clientSecretKey: derive('client-secret-digest'),
+    keyEncryptionKey: derive('signing-key-encryption'),
+    csrfKey: derive('browser-csrf'),
+  };
 }

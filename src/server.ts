@@ -1,7 +1,8 @@
 // Runs the server: open the core (migrating the database), serve, and stop cleanly on a signal.
 import type { Config } from './config.js';
-import { buildApp } from './app.js';
+import { buildAdminApp, buildApp } from './app.js';
 import { createLogger } from './logger.js';
+import { Metrics } from './metrics.js';
 import { findGrant } from './oauth/grants/index.js';
 import { Tessera } from './tessera.js';
 
@@ -15,18 +16,23 @@ export async function serve(config: Config): Promise<void> {
       }
     }
   }
-  const app = await buildApp(tessera);
+  const metrics = new Metrics();
+  const app = await buildApp(tessera, metrics);
+  const admin = await buildAdminApp(tessera, metrics);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    await app.close();
+    await Promise.all([app.close(), admin.close()]);
     await tessera.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
-  log.info({ issuer: config.issuer, database: config.dialect }, 'tessera is serving');
+  await admin.listen({ port: config.adminPort, host: config.adminHost });
+  const adminAddress = admin.server.address();
+  const adminPort = typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.adminPort;
+  log.info({ issuer: config.issuer, database: config.dialect, admin: `${config.adminHost}:${adminPort}` }, 'tessera is serving');
 }

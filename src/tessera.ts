@@ -9,6 +9,7 @@ import { Users } from './domain/users.js';
 import { GRANTS } from './oauth/grants/index.js';
 import type { GrantServices } from './oauth/grants/grant.js';
 import { deriveKeys, resolveSecret } from './secret.js';
+import { databaseOutage } from './store/errors.js';
 import { applyMigrations } from './store/migrate.js';
 import { ReadCache, type CacheSizes } from './store/read-cache.js';
 import { Store } from './store/store.js';
@@ -44,6 +45,8 @@ export class Tessera {
     readonly keys: KeyRing,
     private readonly cache: ReadCache,
     secrets: ClientSecrets,
+    /** Binds browser clients' CSRF values to their refresh families (src/http/browser-session.ts). */
+    readonly csrfKey: Buffer,
   ) {
     this.users = new Users(store.users, store.throttle, cache.users);
     this.clients = new Clients(
@@ -64,14 +67,21 @@ export class Tessera {
       const applied = await applyMigrations(config.databaseUrl);
       if (applied.length > 0) log.info({ migrations: applied }, 'database schema upgraded');
     }
-    const onError = (error: unknown) => log.error({ err: error }, 'background task failed');
+    // An unreachable database is one warning line (every task fails alike until it is back, by
+    // itself); anything else is logged with its stack.
+    const onError = (error: unknown, task = 'background task') => {
+      const outage = databaseOutage(error);
+      if (outage) log.warn({ code: outage.code }, `${task}: database unavailable: ${outage.message}`);
+      else log.error({ err: error }, `${task} failed`);
+    };
     const store = await Store.open(config, onError);
+    for (const warning of store.warnings) log.warn(warning);
     try {
       const keys = new KeyRing(store.keys, secretKeys.keyEncryptionKey);
       await keys.load();
       const cache = new ReadCache(store, options.cacheSizes);
       await cache.loadRevokedJwts();
-      const tessera = new Tessera(config, log, store, keys, cache, new ClientSecrets(secretKeys.clientSecretKey));
+      const tessera = new Tessera(config, log, store, keys, cache, new ClientSecrets(secretKeys.clientSecretKey), secretKeys.csrfKey);
       if (options.background) await tessera.startBackground(onError);
       return tessera;
     } catch (error) {
@@ -80,19 +90,21 @@ export class Tessera {
     }
   }
 
-  private async startBackground(onError: (error: unknown) => void): Promise<void> {
+  private async startBackground(onError: (error: unknown, task: string) => void): Promise<void> {
     const keysChanged = () => {
       this.inspector.forgetVerifiedJwts();
-      this.keys.reload().catch(onError);
+      this.keys.reload().catch((error: unknown) => onError(error, 'key reload'));
     };
     await this.store.feed.subscribe({
       onChange: (change) => {
         this.cache.apply(change);
         if (change.kind === 'keys') keysChanged();
+        if (change.kind === 'client') this.clients.changed();
       },
       onReset: () => {
         keysChanged();
-        this.cache.reset().catch((error: unknown) => this.log.error({ err: error }, 'cache reset failed'));
+        this.clients.changed();
+        this.cache.reset().catch((error: unknown) => onError(error, 'cache reset'));
       },
     });
     const every = this.config.pruneIntervalMs;
@@ -104,7 +116,7 @@ export class Tessera {
           this.cache.forgetExpired();
           if (Object.values(counts).some((n) => n > 0)) this.log.debug({ pruned: counts }, 'pruned expired rows');
         } catch (error) {
-          this.log.error({ err: error }, 'pruning failed');
+          onError(error, 'pruning');
         }
         if (!this.closed) this.pruneTimer = setTimeout(() => void tick(), every).unref();
       };

@@ -53,7 +53,7 @@ t.test('registration rules', async (t) => {
   const loopback = await tessera.clients.register({ name: 'cli app', public: true, redirectUris: ['http://127.0.0.1:8765/cb'] });
   t.same(loopback.client.grants, ['authorization_code', 'refresh_token'], 'http on loopback is allowed; code implies refresh');
 
-  await refused('short password', () => tessera.users.create('carol', undefined, 'short'), /at least 8/);
+  await refused('short password', () => tessera.users.create('carol', undefined, 'short'), /at least 12/);
   await refused('long password', () => tessera.users.create('carol', undefined, 'x'.repeat(1025)), /at most 1024/);
   await refused('username with space', () => tessera.users.create('has space', undefined, 'long enough 1'), /username/);
   await refused('empty username', () => tessera.users.create('', undefined, 'long enough 1'), /username/);

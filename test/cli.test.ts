@@ -71,7 +71,7 @@ t.test('the tessera command', async (t) => {
     // Each rule the domain enforces is tested in admin-rules.test.ts; here, that the command reports them.
     await allFailClearly(t, env, [
       [['user', 'create', 'alice', '--password-stdin'], /already exists/, 'whatever password'],
-      [['user', 'create', 'carol', '--password-stdin'], /at least 8/, 'short'],
+      [['user', 'create', 'carol', '--password-stdin'], /at least 12/, 'elevenchars'],
       [['user', 'create', 'erin'], /--password-stdin/],
       [['user', 'show', 'nobody'], /no user "nobody"/],
     ]);
@@ -190,7 +190,10 @@ t.test('the tessera command', async (t) => {
     failsClearly(t, await cli(env, ['token', 'create', '--user', 'ghost', '--client', conf.client_id]), /no user "ghost"/);
     failsClearly(t, await cli(env, ['token', 'create', '--user', 'alice']), /--client/);
 
-    t.match(await json(['token', 'revoke', issued.access_token]), { revoked: true });
+    failsClearly(t, await cli(env, ['token', 'revoke', issued.access_token]), /stdin/);
+    t.equal((await post(app, '/token/verify', { token: issued.access_token })).statusCode, 200, 'a token on the command line is refused');
+    failsClearly(t, await cli(env, ['token', 'revoke', '--stdin'], ''), /no token on stdin/);
+    t.match(await json(['token', 'revoke', '--stdin'], `${issued.access_token}\n`), { revoked: true });
     await new Promise((r) => setTimeout(r, 300));
     t.equal(
       (await post(app, '/token/verify', { token: issued.access_token })).statusCode,
@@ -237,11 +240,19 @@ t.test('the tessera command', async (t) => {
 t.test('serve answers on its port', async (t) => {
   const { config } = await startTessera(t); // a migrated database
   const port = String(20000 + Math.floor(Math.random() * 20000));
-  const env = { DATABASE_URL: config.databaseUrl, TESSERA_DATA_DIR: config.dataDir, TESSERA_SECRET: config.secret!, PORT: port };
+  const env = {
+    DATABASE_URL: config.databaseUrl,
+    TESSERA_DATA_DIR: config.dataDir,
+    TESSERA_SECRET: config.secret!,
+    PORT: port,
+    TESSERA_ADMIN_PORT: '0',
+  };
   const child = spawn(process.execPath, [bin, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     child.kill('SIGTERM');
   });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
   let answered = false;
   for (let i = 0; i < 100 && !answered; i++) {
     await new Promise((r) => setTimeout(r, 100));
@@ -251,6 +262,13 @@ t.test('serve answers on its port', async (t) => {
     );
   }
   t.ok(answered, 'the server answers /healthz');
+  // The admin listener's port (0: a free one) is in the start-up log line.
+  const adminAt = /"admin":"127\.0\.0\.1:(\d+)"/.exec(stdout)?.[1];
+  t.ok(adminAt, `the admin port is logged: ${stdout.slice(0, 300)}`);
+  const metrics = await fetch(`http://127.0.0.1:${adminAt}/metrics`);
+  t.equal(metrics.status, 200, '/metrics on the admin listener');
+  t.match(await metrics.text(), /tessera_http_requests_total\{route="\/healthz"/);
+  t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, 'not on the public one');
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'and stops cleanly on SIGTERM');

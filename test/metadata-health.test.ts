@@ -47,7 +47,7 @@ t.test('metadata, JWKS and health', async (t) => {
 });
 
 t.test('metrics', async (t) => {
-  const { app, tessera } = await startTessera(t);
+  const { app, admin, tessera } = await startTessera(t);
   const client = await registerClient(tessera, { tokenFormat: 'jwt' });
   const auth = { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` };
   await app.inject({
@@ -57,7 +57,7 @@ t.test('metrics', async (t) => {
     payload: 'grant_type=client_credentials',
   });
   await app.inject({ method: 'GET', url: '/no/such/path' });
-  const res = await app.inject({ method: 'GET', url: '/metrics' });
+  const res = await admin.inject({ method: 'GET', url: '/metrics' });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /text\/plain/);
   t.match(res.body, /tessera_http_requests_total\{route="\/token",method="POST",status="200"\} 1/);
@@ -65,4 +65,5 @@ t.test('metrics', async (t) => {
   t.match(res.body, /tessera_http_request_duration_seconds_bucket\{le="0.005",route="\/token",method="POST"\}/);
   t.match(res.body, /tessera_tokens_issued_total\{grant="client_credentials",format="jwt"\} 1/);
   t.match(res.body, /tessera_process_resident_memory_bytes/);
+  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'not on the public listener');
 });

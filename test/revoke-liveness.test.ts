@@ -82,7 +82,7 @@ t.test('revocation and liveness', async (t) => {
     t.notOk(await verifies(tokens.access_token!));
   });
 
-  t.test('deactivating a user ends their tokens; activating brings them back', async (t) => {
+  t.test('deactivating a user ends their tokens for good: activating revives none', async (t) => {
     await registerUser(tessera, 'dora', 'dora password');
     const a = await login(opaque, 'dora', 'dora password');
     const b = await login(jwt, 'dora', 'dora password');
@@ -97,7 +97,16 @@ t.test('revocation and liveness', async (t) => {
       'invalid_grant',
     );
     await tessera.users.setActive('dora', true);
-    t.ok(await verifies(b.access_token!), 'an unexpired token of a reactivated user is valid again');
+    for (const token of [a.access_token!, b.access_token!]) t.notOk(await verifies(token), 'still dead after reactivation');
+    t.notOk(await introspects(a.refresh_token!));
+    t.equal(
+      (await tokenRequest(app, opaque, { grant_type: 'refresh_token', refresh_token: a.refresh_token! })).body_.error,
+      'invalid_grant',
+      'the refresh token stays dead',
+    );
+    // A JWT's iat has whole seconds: wait into the next second so the new sign-in is clearly after.
+    await new Promise((r) => setTimeout(r, 1100));
+    t.ok(await verifies((await login(jwt, 'dora', 'dora password')).access_token!), 'the reactivated user signs in afresh');
   });
 
   t.test('deleting a user ends their tokens', async (t) => {
@@ -122,11 +131,12 @@ t.test('revocation and liveness', async (t) => {
     t.equal((await tokenRequest(app, doomed, { grant_type: 'client_credentials' })).statusCode, 401, 'the client cannot authenticate');
   });
 
-  t.test("changing a password revokes the user's refresh tokens, not their access tokens", async (t) => {
+  t.test('changing a password ends every token of the user, access and refresh, JWT and opaque', async (t) => {
     await registerUser(tessera, 'finn', 'finn password 1');
     const a = await login(opaque, 'finn', 'finn password 1');
+    const b = await login(jwt, 'finn', 'finn password 1');
     await tessera.users.setPassword('finn', 'finn password 2');
-    t.ok(await verifies(a.access_token!), 'the access token runs out on its own');
+    for (const token of [a.access_token!, b.access_token!]) t.notOk(await verifies(token), 'the access token is dead at once');
     t.notOk(await introspects(a.refresh_token!), 'the refresh token is inactive');
     t.equal(
       (await tokenRequest(app, opaque, { grant_type: 'refresh_token', refresh_token: a.refresh_token! })).body_.error,
@@ -136,7 +146,8 @@ t.test('revocation and liveness', async (t) => {
       (await tokenRequest(app, opaque, { grant_type: 'password', username: 'finn', password: 'finn password 1' })).body_.error,
       'invalid_grant',
     );
-    t.ok((await login(opaque, 'finn', 'finn password 2')).access_token, 'the new password works');
+    await new Promise((r) => setTimeout(r, 1100));
+    t.ok(await verifies((await login(opaque, 'finn', 'finn password 2')).access_token!), 'the new password works');
   });
 
   t.test('revoking everything a user holds', async (t) => {

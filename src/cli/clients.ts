@@ -30,10 +30,11 @@ export function clientCommands(program: Command, globals: () => GlobalOptions): 
     .option('--max-session <seconds>', 'absolute lifetime of a sign-in: no refresh token outlives it (default 30 days)', seconds)
     .option('--audience <aud>', 'aud of its JWT access tokens (default: the issuer)')
     .option('--redirect-uri <uri>', 'a redirect URI for authorization_code (repeatable)', (v: string, p: string[] = []) => [...p, v])
-    .option('--origin <origin>', 'a browser origin allowed besides those of the redirect URIs (repeatable)', (v: string, p: string[] = []) => [
-      ...p,
-      v,
-    ])
+    .option(
+      '--origin <origin>',
+      'a browser origin allowed besides those of the redirect URIs (repeatable)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
     .option('--introspect', "allowed to introspect other clients' tokens")
     .option('--browser', 'browser client: refresh token in an HttpOnly cookie')
     .action(async ({ grant, scope, redirectUri, origin, ...fields }: CreateOptions) => {

@@ -16,7 +16,7 @@ export interface GlobalOptions {
 export async function withTessera<T>(run: (tessera: Tessera) => Promise<T>): Promise<T> {
   const config = loadConfig();
   // One command touches a handful of rows: small caches (lru-cache allocates its capacity up front).
-  const small = { accessTokens: 100, users: 100, clients: 100, grants: 100 };
+  const small = { accessTokens: 100, users: 100, clients: 100, grants: 100, misses: 100 };
   // Quiet unless LOG_LEVEL says otherwise: a command prints its result, and warnings only.
   const tessera = await Tessera.open(config, createLogger(config.logLevel ?? 'warn', 'cli'), { cacheSizes: small, migrate: true });
   try {
@@ -106,6 +106,17 @@ async function promptHidden(question: string): Promise<string> {
     process.stderr.write('\n');
     rl.close();
   }
+}
+
+/**
+ * A token to act on, read from stdin: a token on the command line would be kept in the shell's
+ * history and shown to every user of the machine by `ps`.
+ */
+export async function readToken(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Token (then Enter, Ctrl-D): ');
+  const token = (await readStdin()).trim();
+  if (!token) throw new AdminError('no token on stdin: pipe it in, e.g. `tessera token revoke --stdin < token.txt`');
+  return token;
 }
 
 export async function readPassword(fromStdin: boolean | undefined): Promise<string> {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AdminError } from '../domain/errors.js';
 import { issueAdminToken } from '../oauth/admin-token.js';
 import { secondsUntil } from '../tokens/minter.js';
-import { describe, output, seconds, withTessera, type GlobalOptions } from './context.js';
+import { describe, output, readToken, seconds, withTessera, type GlobalOptions } from './context.js';
 
 export function tokenCommands(program: Command, globals: () => GlobalOptions): void {
   const token = program.command('token').description('issue, revoke and prune tokens');
@@ -34,18 +34,22 @@ export function tokenCommands(program: Command, globals: () => GlobalOptions): v
     });
 
   token
-    .command('revoke [token]')
-    .description('revoke one token, or with --user everything a user holds')
+    .command('revoke')
+    .description('revoke one token, read from stdin (never from the command line), or with --user everything a user holds')
+    .option('--stdin', 'read the token from stdin (the default without --user)')
     .option('--user <username>', 'revoke every token of this user')
-    .action(async (value: string | undefined, opts: { user?: string }) => {
-      if ((value === undefined) === (opts.user === undefined)) throw new AdminError('give either a token or --user, not both');
+    .argument('[token]', 'refused: a token on the command line leaks into shell history and `ps`')
+    .action(async (onCommandLine: string | undefined, opts: { stdin?: boolean; user?: string }) => {
+      if (onCommandLine !== undefined) throw new AdminError('pass the token on stdin (`--stdin`), not on the command line');
+      if (opts.stdin && opts.user !== undefined) throw new AdminError('give either --stdin or --user, not both');
       if (opts.user !== undefined) {
         const username = opts.user;
         await withTessera((t) => t.users.revokeEverything(username));
         output(globals(), { username, revoked: 'all' }, () => `revoked every token of ${username}`);
         return;
       }
-      const outcome = await withTessera((t) => t.revocation.revoke(value!, null));
+      const value = await readToken();
+      const outcome = await withTessera((t) => t.revocation.revoke(value, null));
       if (outcome === 'not-found') throw new AdminError('no such active token (unknown, expired, or not issued here)');
       output(globals(), { revoked: true }, () => 'token revoked');
     });

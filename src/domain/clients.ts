@@ -24,6 +24,8 @@ export const DEFAULT_MAX_SESSION = 30 * 86_400;
 /** The longest lifetime a token may be given: a year and a day. */
 export const MAX_TTL = 366 * 86_400;
 const MAX_SECRET_LENGTH = 512;
+/** Issued ids are 22 characters; anything much longer is refused before it reaches the cache or the database. */
+const MAX_CLIENT_ID_LENGTH = 128;
 
 export interface ClientRegistration {
   name: string;
@@ -85,6 +87,8 @@ function newClientId(): string {
 
 export class Clients {
   private readonly grantRules: ReadonlyMap<string, GrantRules>;
+  /** What each derived value (see `derive`) does when a client changes: forget itself. */
+  private readonly derivedValues = new Set<() => void>();
 
   constructor(
     private readonly store: ClientStore,
@@ -149,7 +153,7 @@ export class Clients {
    * secret; a public client must present none. The comparison is constant-time.
    */
   async authenticate(clientId: string, secret: string | undefined): Promise<ClientRecord | null> {
-    if (clientId.length > 128 || (secret !== undefined && secret.length > MAX_SECRET_LENGTH)) return null;
+    if (clientId.length > MAX_CLIENT_ID_LENGTH || (secret !== undefined && secret.length > MAX_SECRET_LENGTH)) return null;
     const client = await this.cached.get(clientId);
     if (!client) return null;
     if (client.secretDigest === null) return secret === undefined ? client : null;
@@ -158,7 +162,7 @@ export class Clients {
 
   /** The client, read through the cache (the hot paths); null when there is none. */
   async find(id: string): Promise<ClientRecord | null> {
-    return this.cached.get(id);
+    return id.length > MAX_CLIENT_ID_LENGTH ? null : this.cached.get(id);
   }
 
   /** The client, or an AdminError naming it (the admin command). */
@@ -170,6 +174,34 @@ export class Clients {
 
   list(): Promise<ClientRecord[]> {
     return this.store.list();
+  }
+
+  /**
+   * A value computed from every registered client (what discovery publishes): computed when first
+   * asked for, then held until a client is created, changed or deleted (`changed`), so that no
+   * request reads the client table.
+   */
+  derive<T>(compute: (clients: ClientRecord[]) => T): () => Promise<T> {
+    let current: Promise<T> | undefined;
+    this.derivedValues.add(() => {
+      current = undefined;
+    });
+    return () => {
+      if (!current) {
+        const computing = this.store.list().then(compute);
+        // A failed read is not kept: the next request tries again.
+        computing.catch(() => {
+          if (current === computing) current = undefined;
+        });
+        current = computing;
+      }
+      return current;
+    };
+  }
+
+  /** A client was created, changed or deleted, here or on another instance (the change feed). */
+  changed(): void {
+    for (const forget of this.derivedValues) forget();
   }
 
   async rotateSecret(id: string): Promise<string> {

@@ -1,10 +1,10 @@
 // Password hashing with Argon2id at the OWASP recommendation (19 MiB, 2 passes, 1 lane).
 import argon2 from 'argon2';
-import { AdminError } from './errors.js';
+import { AdminError, UnavailableError } from './errors.js';
 
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export const MIN_PASSWORD_LENGTH = 8;
+export const MIN_PASSWORD_LENGTH = 12;
 export const MAX_PASSWORD_LENGTH = 1024;
 
 /** What a new password must be; checked when one is set, never at sign-in. */
@@ -28,4 +28,39 @@ export async function verifyPassword(hash: string | undefined, password: string)
   const target = hash ?? (await dummyHash);
   const ok = await argon2.verify(target, password).catch(() => false);
   return ok && hash !== undefined;
+}
+
+/**
+ * Bounds the password checks in flight. Argon2 runs on libuv's thread pool (4 threads by
+ * default): more concurrent checks than threads only queue there, each holding 19 MiB, while a
+ * burst of sign-ins would take every thread from other work. So at most `slots` run; up to
+ * `queue` more wait their turn (a burst of N takes about N/slots × 25 ms); beyond that the
+ * request is refused at once with 503 and Retry-After, rather than queued without bound.
+ * Hand-written: the semaphore packages on npm either do not bound their queue or cannot refuse.
+ */
+export class PasswordCheckGate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly slots = 4,
+    private readonly queue = 64,
+  ) {}
+
+  async run<T>(check: () => Promise<T>): Promise<T> {
+    if (this.running >= this.slots) {
+      if (this.waiting.length >= this.queue) throw new UnavailableError('Too many sign-ins at once; try again in a moment', 1);
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
+    try {
+      return await check();
+    } finally {
+      // The slot passes straight to the next in line, so `running` never drops below a busy count.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
 }

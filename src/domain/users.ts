@@ -6,13 +6,14 @@ import type { ThrottleStore } from '../store/throttle.js';
 import type { UserStore } from '../store/users.js';
 import { AdminError } from './errors.js';
 import { LoginThrottle } from './throttle.js';
-import { checkPasswordPolicy, hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './passwords.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword, MAX_PASSWORD_LENGTH, PasswordCheckGate } from './passwords.js';
 
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,128}$/u;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 export class Users {
   private readonly throttle: LoginThrottle;
+  private readonly passwordChecks = new PasswordCheckGate();
 
   constructor(
     private readonly store: UserStore,
@@ -47,14 +48,12 @@ export class Users {
   }
 
   /**
-   * A sign-in from `address` (login form, password grant): throttled per username and address;
-   * throws ThrottledError while either is blocked, even for the right password.
+   * A sign-in from `address` (login form, password grant): throttled per username and address
+   * (ThrottledError while either is blocked, even for the right password), and waiting for one of
+   * the bounded password-check slots (UnavailableError when too many are waiting).
    */
-  async signIn(username: string, password: string, address: string): Promise<UserRecord | null> {
-    await this.throttle.check(username, address);
-    const user = await this.authenticate(username, password);
-    if (!user) await this.throttle.recordFailure(username, address);
-    return user;
+  signIn(username: string, password: string, address: string): Promise<UserRecord | null> {
+    return this.passwordChecks.run(() => this.throttle.attempt(username, address, () => this.authenticate(username, password)));
   }
 
   async get(username: string): Promise<UserRecord> {
@@ -67,9 +66,10 @@ export class Users {
     return this.store.list();
   }
 
+  /** Deactivation is final for what the user held: activating them again revives no token. */
   async setActive(username: string, active: boolean): Promise<UserRecord> {
     const user = await this.get(username);
-    await this.store.setActive(user.id, active);
+    await (active ? this.store.activate(user.id) : this.store.deactivate(user.id));
     return { ...user, active };
   }
 

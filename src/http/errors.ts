@@ -34,7 +34,39 @@ function fromFastify(error: FastifyError): { status: number; body: ErrorBody } |
   return null;
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/** What an error that means the database cannot be reached now says (the store tells: see src/app.ts). */
+export type OutageOf = (error: unknown) => { code: string; message: string } | undefined;
+
+/** Seconds a client is asked to wait while the database is unreachable: restarts and failovers are short. */
+const OUTAGE_RETRY_AFTER = 2;
+
+/**
+ * An unexpected error as it is logged: its class, code, and stack with the message cut to its last
+ * line, and nothing else. A driver's error carries row values (a unique violation's `detail`
+ * quotes the key), and the opening lines of a Prisma error's message the call's arguments.
+ */
+function bugReport(error: unknown): { type: string; code?: unknown; stack: string } {
+  if (!(error instanceof Error)) return { type: typeof error, stack: '' };
+  const cause =
+    error.message
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .at(-1) ?? '';
+  const stack = error.stack ?? '';
+  const frames = stack.indexOf('\n    at ');
+  return {
+    type: error.name,
+    code: (error as { code?: unknown }).code,
+    stack: `${error.name}: ${cause}${frames < 0 ? '' : stack.slice(frames)}`,
+  };
+}
+
+/**
+ * `outage` recognises the errors of an unreachable database: they are answered 503 with
+ * Retry-After and logged as one warning line (an outage fails every request alike: a stack trace
+ * each would drown the log), where any other unexpected error is a 500 logged with its stack.
+ */
+export function registerErrorHandling(app: FastifyInstance, outage: OutageOf): void {
   app.setErrorHandler((thrown: unknown, request: FastifyRequest, reply: FastifyReply) => {
     if (thrown instanceof OAuthError) {
       // RFC 6749 §5.2: invalid_client is 401, with a Basic challenge when the client tried Basic.
@@ -48,9 +80,17 @@ export function registerErrorHandling(app: FastifyInstance): void {
         .header('Retry-After', String(thrown.retryAfter))
         .send({ error: 'temporarily_unavailable', error_description: thrown.message });
     }
+    const down = outage(thrown);
+    if (down) {
+      request.log.warn({ code: down.code }, `database unavailable: ${down.message}`);
+      return reply
+        .code(503)
+        .header('Retry-After', String(OUTAGE_RETRY_AFTER))
+        .send({ error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable: try again shortly' });
+    }
     const known = fromFastify(thrown as FastifyError);
     if (known) return reply.code(known.status).send(known.body);
-    request.log.error({ err: thrown }, 'request failed');
+    request.log.error({ err: bugReport(thrown) }, 'request failed');
     return reply.code(500).send({ error: 'server_error', error_description: 'The server could not handle the request' });
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'No such endpoint' }));

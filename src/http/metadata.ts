@@ -2,31 +2,38 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clients } from '../domain/clients.js';
 import { GRANTS } from '../oauth/grants/index.js';
+import type { ClientRecord } from '../records.js';
 
-export function metadataRoute(app: FastifyInstance, { clients, issuer }: { clients: Pick<Clients, 'list'>; issuer: string }): void {
-  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
-    const registered = await clients.list();
-    const scopes = new Set(registered.flatMap((c) => c.scopes));
-    // A deprecated grant is advertised only while some client is registered for it.
-    const grants = GRANTS.filter((grant) => !grant.rules.deprecated || registered.some((c) => c.grants.includes(grant.name))).map(
-      (grant) => grant.name,
-    );
-    return reply.header('Cache-Control', 'public, max-age=60').send({
-      issuer,
-      authorization_endpoint: `${issuer}/authorize`,
-      token_endpoint: `${issuer}/token`,
-      introspection_endpoint: `${issuer}/introspect`,
-      revocation_endpoint: `${issuer}/revoke`,
-      jwks_uri: `${issuer}/.well-known/jwks.json`,
-      grant_types_supported: grants,
-      response_types_supported: ['code'],
-      response_modes_supported: ['query'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-      code_challenge_methods_supported: ['S256'],
-      authorization_response_iss_parameter_supported: true,
-      scopes_supported: [...scopes].sort(),
-    });
-  });
+function metadataDocument(issuer: string, registered: readonly ClientRecord[]) {
+  const scopes = new Set(registered.flatMap((c) => c.scopes));
+  // A deprecated grant is advertised only while some client is registered for it.
+  const grants = GRANTS.filter((grant) => !grant.rules.deprecated || registered.some((c) => c.grants.includes(grant.name))).map(
+    (grant) => grant.name,
+  );
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/token`,
+    introspection_endpoint: `${issuer}/introspect`,
+    revocation_endpoint: `${issuer}/revoke`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    grant_types_supported: grants,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+    scopes_supported: [...scopes].sort(),
+  };
+}
+
+export function metadataRoute(app: FastifyInstance, { clients, issuer }: { clients: Pick<Clients, 'derive'>; issuer: string }): void {
+  // Anyone may ask, unauthenticated: the document is built once and again only when a client
+  // changes, never per request.
+  const current = clients.derive((registered) => metadataDocument(issuer, registered));
+  app.get('/.well-known/oauth-authorization-server', async (_request, reply) =>
+    reply.header('Cache-Control', 'public, max-age=60').send(await current()),
+  );
 }

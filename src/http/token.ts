@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js';
 import type { GrantServices } from '../oauth/grants/grant.js';
 import { grantFor, TOKEN_PARAMETERS } from '../oauth/token-request.js';
 import { secondsUntil } from '../tokens/minter.js';
-import { browserRefreshToken, setBrowserSession } from './browser-session.js';
+import { browserRefreshToken, checkBrowserOrigin, setBrowserSession, type BrowserCookies } from './browser-session.js';
 import { authenticateClient } from './client-auth.js';
 import { allParams, pick } from './params.js';
 
@@ -26,13 +26,12 @@ export interface TokenEndpointServices {
   clients: Pick<Clients, 'authenticate'>;
   grants: GrantServices;
   metrics: Metrics;
-  /** Whether cookies must be Secure (see browser-session.ts). */
-  secureCookies: boolean;
+  browserCookies: BrowserCookies;
 }
 
 /**
  * Runs a token request and answers it. A browser client's refresh token comes from and goes to
- * its cookie; everyone else's travels in the body.
+ * its cookie, and only for requests from its own origins; everyone else's travels in the body.
  */
 export async function answerTokenRequest(
   services: TokenEndpointServices,
@@ -44,10 +43,14 @@ export async function answerTokenRequest(
   const client = await authenticateClient(services.clients, request, own);
   const grant = grantFor(client, own.grant_type);
   const grantParams = pick(params, grant.parameters);
-  if (client.browser && grant.name === 'refresh_token') grantParams.refresh_token = browserRefreshToken(request, params);
+  // Before the grant runs: a refused request must neither use up a code or token nor set cookies.
+  if (client.browser && grant.rules.issuesRefreshToken) checkBrowserOrigin(request, client);
+  if (client.browser && grant.name === 'refresh_token') {
+    grantParams.refresh_token = await browserRefreshToken(request, params, services.browserCookies.csrfKey, services.grants.tokens);
+  }
   const issued = await grant.handle({ client, params: grantParams, address: request.ip }, services.grants);
   services.metrics.tokensIssued.inc({ grant: grant.name, format: client.tokenFormat });
-  if (client.browser && issued.refreshToken) setBrowserSession(reply, client, issued.refreshToken, services.secureCookies);
+  if (client.browser && issued.refreshToken !== undefined) setBrowserSession(reply, services.browserCookies, client, issued);
   return reply.send({
     access_token: issued.accessToken,
     token_type: 'Bearer',

@@ -1,4 +1,5 @@
-// POST /token/verify — for any service: is this access token valid now? No client authentication.
+// POST /token/verify — for any service: is this access token valid now (and, with `audience`,
+// for this service)? No client authentication.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TokenInspector } from '../tokens/inspector.js';
 import { bodyParams } from './params.js';
@@ -11,6 +12,7 @@ const activeSchema = {
     client_id: { type: 'string' },
     scope: { type: 'string' },
     exp: { type: 'integer' },
+    aud: { type: 'string' },
     token_type: { type: 'string' },
   },
 } as const;
@@ -25,7 +27,7 @@ function invalid(reply: FastifyReply, error: 'invalid_token' | 'invalid_request'
 
 export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): void {
   app.post('/token/verify', { schema: { response: { 200: activeSchema } } }, async (request, reply) => {
-    const params = bodyParams(request, ['token']);
+    const params = bodyParams(request, ['token', 'audience']);
     const authorization = request.headers.authorization;
     // A Bearer header is a token presented: if it is not one token68 (RFC 6750 §2.1), it is a malformed token.
     const bearer =
@@ -35,7 +37,7 @@ export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): vo
     const token = bearer ?? params.token;
     if (token === undefined)
       return invalid(reply, 'invalid_request', 'No token: send token in the body or an Authorization: Bearer header');
-    const active = await inspector.activeAccessToken(token);
+    const active = await inspector.activeAccessToken(token, params.audience);
     if (!active) return invalid(reply, 'invalid_token', 'The token is not valid');
     return reply.send({
       active: true,
@@ -43,6 +45,7 @@ export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): vo
       client_id: active.client.id,
       scope: active.scope,
       exp: active.exp,
+      aud: active.aud,
       token_type: 'Bearer',
     });
   });

@@ -25,19 +25,18 @@ export class ClientStore {
     private readonly feed: ChangeFeed,
   ) {}
 
+  /** Announced like every client change: each instance's discovery document includes the new client. */
   async create(client: Omit<ClientRecord, 'createdAt'>): Promise<ClientRecord> {
-    const row = await translated(
-      this.db.client.create({
-        data: {
-          ...client,
-          grants: client.grants.join(' '),
-          scopes: client.scopes.join(' '),
-          redirectUris: client.redirectUris.join(' '),
-          origins: client.origins.join(' '),
-        },
-      }),
-    );
-    return fromRow(row);
+    const record = { ...client, createdAt: new Date() };
+    const data = {
+      ...record,
+      grants: client.grants.join(' '),
+      scopes: client.scopes.join(' '),
+      redirectUris: client.redirectUris.join(' '),
+      origins: client.origins.join(' '),
+    };
+    await translated(this.feed.commit([this.db.client.create({ data })], [{ kind: 'client', subject: client.id }]));
+    return record;
   }
 
   async byId(id: string): Promise<ClientRecord | null> {

@@ -19,6 +19,8 @@ export interface Database {
   db: Db;
   hotPath: HotPath;
   close(): Promise<void>;
+  /** What the operator should hear once at start, such as a connection whose certificate goes unchecked. */
+  warnings: string[];
 }
 
 export interface FeedOptions {

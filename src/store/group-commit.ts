@@ -4,6 +4,8 @@
 // multiplies. One batch at a time: on this project's 2-core target, overlapping PostgreSQL
 // batches measured slower (bench/RESULTS.md). Hand-written: no library does this, and it is a
 // few lines.
+import { databaseOutage } from './errors.js';
+
 export class GroupCommit<T, R> {
   private pending: { item: T; resolve: (result: R) => void; reject: (error: unknown) => void }[] = [];
   private running = false;
@@ -31,8 +33,10 @@ export class GroupCommit<T, R> {
         const results = await this.writeMany(batch.map((p) => p.item));
         batch.forEach((p, i) => p.resolve(results[i]!));
       } catch (error) {
-        if (batch.length === 1) {
-          batch[0]!.reject(error);
+        // An unreachable database fails every item alike, and one by one each would wait out its
+        // own connection timeout.
+        if (batch.length === 1 || databaseOutage(error)) {
+          for (const p of batch) p.reject(error);
           continue;
         }
         // One bad item must not fail the others: write them one by one.

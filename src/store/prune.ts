@@ -55,13 +55,6 @@ export async function pruneExpired(db: Db, now: Date, max = Number.MAX_SAFE_INTE
     changeEvents: (await db.changeEvent.deleteMany({ where: { createdAt: { lt: new Date(now.getTime() - CHANGE_EVENT_RETENTION_MS) } } }))
       .count,
     signingKeys: (await db.signingKey.deleteMany({ where: { publishUntil: { lt: now } } })).count,
-    loginThrottles: (
-      await db.loginThrottle.deleteMany({
-        where: {
-          windowStart: { lt: new Date(now.getTime() - 24 * 3600_000) },
-          OR: [{ blockedUntil: null }, { blockedUntil: { lt: now } }],
-        },
-      })
-    ).count,
+    loginThrottles: (await db.loginThrottle.deleteMany({ where: { windowStart: { lt: new Date(now.getTime() - 24 * 3600_000) } } })).count,
   };
 }

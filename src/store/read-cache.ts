@@ -1,7 +1,9 @@
 // What the hot paths (/introspect, /token/verify, client authentication) read, held in memory so
 // that a valid token is answered without a database round trip: bounded LRU caches of opaque
 // access tokens (by digest), users, clients and grants, loaded from the database on a miss, and
-// the whole (small) set of revoked-but-unexpired JWT ids.
+// the whole (small) set of revoked-but-unexpired JWT ids. Keys found in no row (unknown client
+// ids, made-up tokens) are remembered apart, in a small LRU of their own, so that a flood of them
+// cannot push real entries out.
 // Every change that could make a cached entry wrong arrives through the change feed
 // (change-feed.ts) and evicts it: at once on the instance that made the change, within a second
 // on every other.
@@ -14,40 +16,46 @@ import type { UserStore } from './users.js';
 
 /**
  * A cache that loads on a miss. A load that started before an eviction is not cached: its
- * answer may predate the change that caused the eviction.
+ * answer may predate the change that caused the eviction. A key the load found nothing for (null)
+ * goes to the separate `misses` LRU, never among the entries.
  */
 export class LoadingCache<V> {
   private readonly entries: LRUCache<string, { value: V }>;
+  private readonly misses: LRUCache<string, { value: V }>;
   private generation = 0;
 
   constructor(
     max: number,
+    maxMisses: number,
     private readonly load: (key: string) => Promise<V>,
   ) {
     this.entries = new LRUCache({ max });
+    this.misses = new LRUCache({ max: maxMisses });
   }
 
   /** The value itself on a hit, a promise of it on a miss (loaded once, however many ask). */
   get(key: string): V | Promise<V> {
-    const hit = this.entries.get(key);
+    const hit = this.entries.get(key) ?? this.misses.get(key);
     return hit ? hit.value : this.fill(key);
   }
 
   private async fill(key: string): Promise<V> {
     const generation = this.generation;
     const value = await this.load(key);
-    if (generation === this.generation) this.entries.set(key, { value });
+    if (generation === this.generation) (value === null ? this.misses : this.entries).set(key, { value });
     return value;
   }
 
   evict(key: string): void {
     this.generation++;
     this.entries.delete(key);
+    this.misses.delete(key);
   }
 
   clear(): void {
     this.generation++;
     this.entries.clear();
+    this.misses.clear();
   }
 }
 
@@ -56,9 +64,11 @@ export interface CacheSizes {
   users: number;
   clients: number;
   grants: number;
+  /** Per cache, how many keys that were found in no row are remembered (apart from the entries). */
+  misses: number;
 }
 
-export const DEFAULT_CACHE_SIZES: CacheSizes = { accessTokens: 200_000, users: 50_000, clients: 10_000, grants: 100_000 };
+export const DEFAULT_CACHE_SIZES: CacheSizes = { accessTokens: 200_000, users: 50_000, clients: 10_000, grants: 100_000, misses: 1_000 };
 
 export class ReadCache {
   readonly accessTokens: LoadingCache<AccessTokenRecord | null>;
@@ -71,10 +81,10 @@ export class ReadCache {
     private readonly stores: { tokens: TokenStore; users: UserStore; clients: ClientStore },
     sizes: CacheSizes = DEFAULT_CACHE_SIZES,
   ) {
-    this.accessTokens = new LoadingCache(sizes.accessTokens, (digest) => stores.tokens.findAccessToken(digest));
-    this.users = new LoadingCache(sizes.users, (id) => stores.users.byId(id));
-    this.clients = new LoadingCache(sizes.clients, (id) => stores.clients.byId(id));
-    this.grants = new LoadingCache(sizes.grants, (id) => stores.tokens.findGrant(id));
+    this.accessTokens = new LoadingCache(sizes.accessTokens, sizes.misses, (digest) => stores.tokens.findAccessToken(digest));
+    this.users = new LoadingCache(sizes.users, sizes.misses, (id) => stores.users.byId(id));
+    this.clients = new LoadingCache(sizes.clients, sizes.misses, (id) => stores.clients.byId(id));
+    this.grants = new LoadingCache(sizes.grants, sizes.misses, (id) => stores.tokens.findGrant(id));
   }
 
   async loadRevokedJwts(): Promise<void> {

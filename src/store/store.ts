@@ -6,6 +6,7 @@ import { ClientStore } from './clients.js';
 import { CodeStore } from './codes.js';
 import type { Database } from './dialect.js';
 import { dialectFor } from './dialects/index.js';
+import { databaseOutage, type Outage } from './errors.js';
 import { KeyStore } from './keys.js';
 import { pruneExpired, type PruneCounts } from './prune.js';
 import { ThrottleStore } from './throttle.js';
@@ -20,6 +21,11 @@ export class Store {
   readonly codes: CodeStore;
   readonly throttle: ThrottleStore;
   readonly feed: ChangeFeed;
+  /**
+   * Whether an error means the database cannot be reached now (and what it says, for one log
+   * line): the composition root answers those 503 rather than 500.
+   */
+  readonly outage: (error: unknown) => Outage | undefined = databaseOutage;
 
   private constructor(
     private readonly database: Database,
@@ -40,6 +46,11 @@ export class Store {
     const database = await dialect.open(config.databaseUrl, onError);
     const feed = new ChangeFeed(database.db, dialect, { databaseUrl: config.databaseUrl, pollMs: config.changePollMs, onError });
     return new Store(database, feed);
+  }
+
+  /** What the operator should hear once at start (see Database.warnings). */
+  get warnings(): string[] {
+    return this.database.warnings;
   }
 
   /** Readiness: can the database answer? */

@@ -1,41 +1,41 @@
-// Counters of failed password checks, one row per key ("user:alice", "ip:203.0.113.7").
+// Attempt counters of password checks, one row per key ("user:alice", "ip:203.0.113.7") and window.
 import type { Db } from './dialect.js';
+import { AlreadyExistsError, NotFoundError, translated } from './errors.js';
 
 export class ThrottleStore {
   constructor(private readonly db: Db) {}
 
-  /** The latest blockedUntil among `keys` that is still in the future, if any. */
-  async blockedUntil(keys: string[], now: Date): Promise<Date | null> {
-    const rows = await this.db.loginThrottle.findMany({
-      where: { key: { in: keys }, blockedUntil: { gt: now } },
-      select: { blockedUntil: true },
-    });
-    const times = rows.map((r) => r.blockedUntil!.getTime());
-    return times.length ? new Date(Math.max(...times)) : null;
-  }
-
   /**
-   * Counts one failure for `key` in the window that started after `windowFloor`, or starts a new
-   * window. Returns the failures in the window. The increment is a single UPDATE, so concurrent
-   * failures on several instances all count.
+   * Counts one attempt for `key`, in a new window when the current one began at or before
+   * `windowFloor`, and returns the count with its window's start. Each step is one atomic
+   * statement, so that attempts made at the same moment, on any number of instances, all count
+   * and each sees a different number.
    */
-  async recordFailure(key: string, now: Date, windowFloor: Date): Promise<{ failures: number; windowStart: Date }> {
-    const { count } = await this.db.loginThrottle.updateMany({
-      where: { key, windowStart: { gt: windowFloor } },
-      data: { failures: { increment: 1 } },
-    });
-    if (count === 0) {
-      await this.db.loginThrottle.upsert({
-        where: { key },
-        create: { key, failures: 1, windowStart: now },
-        update: { failures: 1, windowStart: now, blockedUntil: null },
+  async countAttempt(key: string, now: Date, windowFloor: Date): Promise<{ attempts: number; windowStart: Date }> {
+    for (;;) {
+      const restarted = await this.db.loginThrottle.updateMany({
+        where: { key, windowStart: { lte: windowFloor } },
+        data: { attempts: 1, windowStart: now },
       });
+      if (restarted.count === 1) return { attempts: 1, windowStart: now };
+      try {
+        const row = await translated(this.db.loginThrottle.update({ where: { key }, data: { attempts: { increment: 1 } } }));
+        return { attempts: row.attempts, windowStart: row.windowStart };
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+      try {
+        await translated(this.db.loginThrottle.create({ data: { key, attempts: 1, windowStart: now } }));
+        return { attempts: 1, windowStart: now };
+      } catch (error) {
+        // Another attempt created the row first: count on it.
+        if (!(error instanceof AlreadyExistsError)) throw error;
+      }
     }
-    const row = await this.db.loginThrottle.findUniqueOrThrow({ where: { key } });
-    return { failures: row.failures, windowStart: row.windowStart };
   }
 
-  async block(key: string, until: Date): Promise<void> {
-    await this.db.loginThrottle.update({ where: { key }, data: { blockedUntil: until } });
+  /** Takes back an attempt that turned out not to be a failure. */
+  async uncount(key: string): Promise<void> {
+    await this.db.loginThrottle.updateMany({ where: { key, attempts: { gt: 0 } }, data: { attempts: { decrement: 1 } } });
   }
 }

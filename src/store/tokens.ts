@@ -4,15 +4,25 @@ import type { Prisma } from '../generated/sqlite/client.ts';
 import type { AccessTokenRecord, GrantRecord, NewAccessToken, NewRefreshToken, RefreshTokenRecord } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Db } from './dialect.js';
+import { retryingConflicts } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import type { GrantStart, HotPath, Rotation } from './hot-path.js';
 
-/** The writes that revoke the matching grants, their refresh tokens, and the matching access tokens. */
+/**
+ * The writes that revoke the matching grants, their refresh tokens, and the matching access tokens.
+ * They lock rows in the order a rotation does (its refresh token, then its grant), so that on
+ * PostgreSQL the two cannot deadlock: the first statement waits for any rotation in the family to
+ * commit. A successor that rotation stored is not in that statement's snapshot, so the refresh
+ * tokens are revoked once more after the grant, when it is visible (READ COMMITTED: a new snapshot
+ * per statement).
+ */
 export function revokeTokensWhere(db: Db, now: Date, where: { grant: Prisma.GrantWhereInput; access: Prisma.AccessTokenWhereInput }) {
   const revoke = { data: { revokedAt: now } };
+  const refreshTokens = () => db.refreshToken.updateMany({ where: { grant: where.grant, revokedAt: null }, ...revoke });
   return [
+    refreshTokens(),
     db.grant.updateMany({ where: { ...where.grant, revokedAt: null }, ...revoke }),
-    db.refreshToken.updateMany({ where: { grant: where.grant, revokedAt: null }, ...revoke }),
+    refreshTokens(),
     db.accessToken.updateMany({ where: { ...where.access, revokedAt: null }, ...revoke }),
   ];
 }
@@ -92,11 +102,17 @@ export class TokenStore {
     return batch.map((r) => won.has(r));
   }
 
-  /** Revokes a grant: every refresh token of the family, and every access token issued from it. */
+  /**
+   * Revokes a grant: every refresh token of the family, and every access token issued from it.
+   * A revocation must not be lost to a deadlock or serialization failure (a reuse would leave the
+   * family alive): it is run again, on fresh statements.
+   */
   async revokeGrant(grantId: string): Promise<void> {
-    await this.feed.commit(revokeTokensWhere(this.db, new Date(), { grant: { id: grantId }, access: { grantId } }), [
-      { kind: 'grant', subject: grantId },
-    ]);
+    await retryingConflicts(() =>
+      this.feed.commit(revokeTokensWhere(this.db, new Date(), { grant: { id: grantId }, access: { grantId } }), [
+        { kind: 'grant', subject: grantId },
+      ]),
+    );
   }
 
   async revokeAccessToken(digest: string): Promise<void> {

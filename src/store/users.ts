@@ -27,29 +27,38 @@ export class UserStore {
     return this.db.user.findMany({ orderBy: { username: 'asc' } });
   }
 
-  async setActive(id: string, active: boolean): Promise<void> {
-    await translated(this.feed.commit([this.db.user.update({ where: { id }, data: { active } })], [{ kind: 'user', subject: id }]));
+  /** Activation alone revives nothing: deactivation ended every token for good. */
+  async activate(id: string): Promise<void> {
+    await translated(this.feed.commit([this.db.user.update({ where: { id }, data: { active: true } })], [{ kind: 'user', subject: id }]));
   }
 
-  /** A new password: the user's refresh tokens stop working (their access tokens run out). */
-  async setPassword(id: string, passwordHash: string): Promise<void> {
-    const now = new Date();
-    await translated(
-      this.db.$transaction([
-        this.db.user.update({ where: { id }, data: { passwordHash } }),
-        this.db.refreshToken.updateMany({ where: { grant: { userId: id }, revokedAt: null }, data: { revokedAt: now } }),
-      ]),
-    );
+  /** Deactivation: the user can no longer sign in, and everything they hold ends for good. */
+  deactivate(id: string): Promise<void> {
+    return this.endEverything(id, { active: false });
   }
 
-  /** Revokes everything the user holds: every grant, and every access token issued until now. */
-  async revokeEverything(id: string): Promise<void> {
+  /** A new password ends every token and unused code of the user. */
+  setPassword(id: string, passwordHash: string): Promise<void> {
+    return this.endEverything(id, { passwordHash });
+  }
+
+  revokeEverything(id: string): Promise<void> {
+    return this.endEverything(id, {});
+  }
+
+  /**
+   * Changes the user's row and, in the same transaction announced on the change feed, revokes
+   * everything they hold: every grant with its refresh tokens, every access token issued until
+   * now (JWTs too, through tokensValidAfter), and every authorization code not yet exchanged.
+   */
+  private async endEverything(id: string, change: { active?: boolean; passwordHash?: string }): Promise<void> {
     const now = new Date();
     await translated(
       this.feed.commit(
         [
-          this.db.user.update({ where: { id }, data: { tokensValidAfter: now } }),
+          this.db.user.update({ where: { id }, data: { ...change, tokensValidAfter: now } }),
           ...revokeTokensWhere(this.db, now, { grant: { userId: id }, access: { userId: id } }),
+          this.db.authorizationCode.deleteMany({ where: { userId: id, consumedAt: null } }),
         ],
         [{ kind: 'user', subject: id }],
       ),

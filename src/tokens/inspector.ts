@@ -21,6 +21,7 @@ export interface ActiveToken {
   /** Seconds since the epoch. */
   iat: number;
   exp: number;
+  /** A JWT's own claim; for an opaque token, its client's audience (by default the issuer). */
   aud: string;
   jti: string;
 }
@@ -57,9 +58,13 @@ export class TokenInspector {
     this.verifiedJwts.clear();
   }
 
-  /** An access token (opaque or JWT) that is active now, or null. */
-  async activeAccessToken(token: string): Promise<ActiveToken | null> {
-    return this.active(token, false);
+  /**
+   * An access token (opaque or JWT) that is active now, or null. With `audience`, only a token
+   * issued for that audience counts (RFC 9068 §4): a token minted for one API is not valid at another.
+   */
+  async activeAccessToken(token: string, audience?: string): Promise<ActiveToken | null> {
+    const active = await this.active(token, false);
+    return active && (audience === undefined || active.aud === audience) ? active : null;
   }
 
   /**

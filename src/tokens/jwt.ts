@@ -46,9 +46,11 @@ export async function verifyAccessToken(ring: KeyRing, token: string, issuer: st
       issuer,
       typ: JWT_TYP,
       algorithms: [SIGNING_ALG],
-      requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id'],
+      requiredClaims: ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id'],
     });
     if (typeof payload.client_id !== 'string' || typeof payload.jti !== 'string' || typeof payload.sub !== 'string') return null;
+    // Tessera gives every token one audience (the client's); /token/verify compares and returns it.
+    if (typeof payload.aud !== 'string') return null;
     if (payload.scope !== undefined && typeof payload.scope !== 'string') return null;
     if (payload.sid !== undefined && typeof payload.sid !== 'string') return null;
     return payload as unknown as AccessTokenClaims;

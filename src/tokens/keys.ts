@@ -2,6 +2,7 @@
 // Private keys are stored AES-256-GCM encrypted under a key derived from TESSERA_SECRET.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
+import { ConfigError } from '../config.js';
 import type { SigningKeyRecord } from '../records.js';
 import type { KeyStore } from '../store/keys.js';
 
@@ -21,7 +22,14 @@ function decrypt(kek: Buffer, sealed: string): string {
   if (version !== 'v1' || !iv || !tag || !body) throw new Error('unreadable signing key');
   const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64url'));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-  return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  const opened = decipher.update(Buffer.from(body, 'base64url'));
+  try {
+    return Buffer.concat([opened, decipher.final()]).toString('utf8');
+  } catch {
+    // GCM's tag check failed: the key was derived from another secret (OpenSSL's own message,
+    // "unable to authenticate data", would name no cause).
+    throw new ConfigError("TESSERA_SECRET does not match the secret this database's signing keys were encrypted with");
+  }
 }
 
 interface LoadedKey {

@@ -10,12 +10,10 @@ import type { TokenStore } from '../store/tokens.js';
 import type { MintedAccessToken, TokenMinter } from './minter.js';
 import { CODE_PREFIX, REFRESH_TOKEN_PREFIX, hasOpaqueShape, newOpaqueToken, tokenDigest } from './opaque.js';
 
-export interface IssuedTokens {
-  accessToken: string;
-  expiresAt: Date;
-  scope: string;
-  refreshToken?: string;
-}
+/** An access token, and with a refresh token always the family (grant) it belongs to. */
+export type IssuedTokens = { accessToken: string; expiresAt: Date; scope: string } & (
+  { refreshToken?: undefined; grantId?: undefined } | { refreshToken: string; grantId: string }
+);
 
 /**
  * Whether a refresh token may be used now. `reused`: it was used before, so whoever presents it
@@ -49,13 +47,13 @@ export class TokenLifecycle {
   async startGrant(client: ClientRecord, userId: string, scope: string, grantId: string = randomUUID()): Promise<IssuedTokens> {
     const access = await this.minter.mintAccessToken({ client, userId, scope, grantId });
     const refresh = this.minter.mintRefreshToken();
-    const refreshExpiresAt = this.refreshExpiry(client);
+    const refreshExpiresAt = this.refreshExpiry(client, new Date());
     await this.tokens.startGrant(
       { id: grantId, clientId: client.id, userId, scope, expiresAt: latest(refreshExpiresAt, access.expiresAt) },
       { digest: refresh.digest, parentDigest: null, scope, expiresAt: refreshExpiresAt },
       access.record,
     );
-    return { accessToken: access.token, expiresAt: access.expiresAt, scope, refreshToken: refresh.token };
+    return { accessToken: access.token, expiresAt: access.expiresAt, scope, refreshToken: refresh.token, grantId };
   }
 
   /**
@@ -67,7 +65,7 @@ export class TokenLifecycle {
   async rotate(client: ClientRecord, used: RefreshTokenRecord, scope: string): Promise<IssuedTokens | null> {
     const access = await this.minter.mintAccessToken({ client, userId: used.grant.userId, scope, grantId: used.grantId });
     const refresh = this.minter.mintRefreshToken();
-    const refreshExpiresAt = this.refreshExpiry(client);
+    const refreshExpiresAt = this.refreshExpiry(client, used.grant.createdAt);
     const won = await this.tokens.rotate({
       usedDigest: used.digest,
       grantId: used.grantId,
@@ -79,7 +77,7 @@ export class TokenLifecycle {
       await this.revokeFamily(used.grantId, used.grant.clientId, 'refresh token used concurrently');
       return null;
     }
-    return { accessToken: access.token, expiresAt: access.expiresAt, scope, refreshToken: refresh.token };
+    return { accessToken: access.token, expiresAt: access.expiresAt, scope, refreshToken: refresh.token, grantId: used.grantId };
   }
 
   /** The refresh token record, or null when `token` is not one of ours. */
@@ -112,8 +110,9 @@ export class TokenLifecycle {
     return this.codes.consume(code.digest, grantId);
   }
 
-  private refreshExpiry(client: ClientRecord): Date {
-    return new Date(Date.now() + client.refreshTtl * 1000);
+  /** A refresh token's full lifetime, but never past its family's absolute end (the client's max session). */
+  private refreshExpiry(client: ClientRecord, familyStart: Date): Date {
+    return new Date(Math.min(Date.now() + client.refreshTtl * 1000, familyStart.getTime() + client.maxSession * 1000));
   }
 }
 

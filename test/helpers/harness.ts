@@ -9,7 +9,8 @@ import pg from 'pg';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
 import { loadConfig, type Config, type Dialect } from '../../src/config.ts';
-import { buildApp } from '../../src/app.ts';
+import { buildAdminApp, buildApp } from '../../src/app.ts';
+import { Metrics } from '../../src/metrics.ts';
 import { createLogger } from '../../src/logger.ts';
 import { Tessera } from '../../src/tessera.ts';
 import { pgPoolConfig } from '../../src/store/dialects/postgresql.ts';
@@ -62,6 +63,8 @@ export function testConfig(db: TestDatabase, env: Record<string, string> = {}): 
 
 export interface Running {
   app: FastifyInstance;
+  /** The admin listener's app (/metrics), sharing the public app's metrics. */
+  admin: FastifyInstance;
   tessera: Tessera;
   config: Config;
   db: TestDatabase;
@@ -72,12 +75,14 @@ export async function startTessera(t: Test, options: { db?: TestDatabase; env?: 
   const db = options.db ?? (await testDatabase(t));
   const config = testConfig(db, options.env);
   const tessera = await Tessera.open(config, createLogger(config.logLevel ?? 'silent'), { background: true, migrate: true });
-  const app = await buildApp(tessera);
+  const metrics = new Metrics();
+  const app = await buildApp(tessera, metrics);
+  const admin = await buildAdminApp(tessera, metrics);
   t.teardown(async () => {
-    await app.close();
+    await Promise.all([app.close(), admin.close()]);
     await tessera.close();
   });
-  return { app, tessera, config, db };
+  return { app, admin, tessera, config, db };
 }
 
 export async function registerClient(tessera: Tessera, registration: Partial<ClientRegistration> = {}) {

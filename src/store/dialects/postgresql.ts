@@ -1,9 +1,11 @@
 // PostgreSQL, for production: one pool shared by Prisma and the hot path's raw statements, and a
 // change feed carried by LISTEN/NOTIFY.
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolConfig } from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/postgresql/client.ts';
+import { ConfigError } from '../../config.js';
 import type { NewAccessToken } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, Db, DialectModule } from '../dialect.js';
@@ -15,18 +17,77 @@ const CHANNEL = 'tessera_changes';
 /** A timestamp(3) column holds UTC without a zone, as Prisma writes it. */
 const stored = (date: Date) => date.toISOString().slice(0, -1);
 
-/** Discrete connection fields: adapter-pg's shadow database override needs them (not a URL). */
+/** libpq's sslmode values (PostgreSQL's "SSL Support" chapter, table "SSL Mode Descriptions"). */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/**
+ * A request meets an unreachable server within this, well inside its own time limit; it is also
+ * the longest a query waits for a pooled connection.
+ */
+const CONNECT_TIMEOUT_MS = 3000;
+
+export interface PgTls {
+  ssl: PoolConfig['ssl'];
+  /** For the operator, once at start: the connection is encrypted but any certificate is accepted. */
+  warning?: string;
+}
+
+function readRootCert(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`DATABASE_URL: cannot read the sslrootcert file "${path}": ${(error as Error).message}`);
+  }
+}
+
+/**
+ * sslmode and sslrootcert as libpq reads them, as node-postgres TLS options: verify-full checks the
+ * certificate chain and the host name, verify-ca the chain only (against sslrootcert, which it
+ * needs). A root certificate makes libpq check the chain in any mode, so prefer and require check
+ * it when sslrootcert is given, and encrypt without checking anything when not. Where libpq would
+ * look for ~/.postgresql/root.crt, verify-full trusts Node's bundled roots. node-postgres cannot
+ * fall back between plain and TLS as libpq does, so allow and prefer get their first choice.
+ * Without sslmode, node-postgres's default stands (PGSSLMODE, else plain) unless sslrootcert is
+ * given (then libpq's default, prefer).
+ */
+export function pgTls(url: URL): PgTls {
+  const rootCert = url.searchParams.get('sslrootcert');
+  const mode = url.searchParams.get('sslmode') ?? (rootCert === null ? null : rootCert === 'system' ? 'verify-full' : 'prefer');
+  if (mode === null) return { ssl: undefined };
+  if (!SSL_MODES.includes(mode)) throw new ConfigError(`DATABASE_URL: sslmode must be one of ${SSL_MODES.join(', ')}, not "${mode}"`);
+  // libpq (16+): the system's trusted roots only with the host name check, since with the chain
+  // check alone a certificate any public CA issued, for any name, would pass.
+  if (rootCert === 'system') {
+    if (mode !== 'verify-full') throw new ConfigError(`DATABASE_URL: sslrootcert=system needs sslmode=verify-full, not "${mode}"`);
+    return { ssl: { rejectUnauthorized: true } };
+  }
+  if (mode === 'disable' || mode === 'allow') return { ssl: false };
+  const ca = rootCert === null ? undefined : readRootCert(rootCert);
+  if (mode === 'verify-full') return { ssl: { rejectUnauthorized: true, ...(ca && { ca }) } };
+  if (ca) return { ssl: { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined } };
+  // libpq refuses it too: there is nothing to check the chain against.
+  if (mode === 'verify-ca') throw new ConfigError('DATABASE_URL: sslmode=verify-ca needs sslrootcert=<the CA certificate file>');
+  return {
+    ssl: { rejectUnauthorized: false },
+    warning: `PostgreSQL: sslmode=${mode} encrypts the connection but does not verify the server's certificate, so anyone on the way can pose as the database: use sslmode=verify-full (or verify-ca) with sslrootcert`,
+  };
+}
+
+/**
+ * The pool's settings, and the LISTEN connection's and the migrations' (the same TLS for all).
+ * Discrete connection fields: adapter-pg's shadow database override needs them (not a URL).
+ */
 export function pgPoolConfig(databaseUrl: string): PoolConfig {
   const url = new URL(databaseUrl);
-  const sslmode = url.searchParams.get('sslmode');
   return {
     host: decodeURIComponent(url.hostname) || '127.0.0.1',
     port: url.port ? Number(url.port) : 5432,
     user: decodeURIComponent(url.username) || undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
     database: decodeURIComponent(url.pathname.slice(1)) || 'postgres',
-    ssl: sslmode && sslmode !== 'disable' ? { rejectUnauthorized: sslmode === 'verify-full' } : undefined,
+    ssl: pgTls(url).ssl,
     max: Number(url.searchParams.get('connection_limit') ?? 10),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // Idle pooled connections must not keep a finished process (the admin command) alive.
     allowExitOnIdle: true,
   };
@@ -184,6 +245,7 @@ class PostgresHotPath implements HotPath {
 }
 
 async function open(databaseUrl: string, onError: (error: unknown) => void): Promise<Database> {
+  const { warning } = pgTls(new URL(databaseUrl));
   const pool = new pg.Pool(pgPoolConfig(databaseUrl));
   // An idle connection the server terminated (a restart, a failover) is dropped from the pool and
   // replaced on next use; unheard, its error would end the process.
@@ -194,7 +256,7 @@ async function open(databaseUrl: string, onError: (error: unknown) => void): Pro
     await db.$disconnect();
     await pool.end();
   };
-  return { db, hotPath: new PostgresHotPath(pool), close };
+  return { db, hotPath: new PostgresHotPath(pool), close, warnings: warning ? [warning] : [] };
 }
 
 export const postgresql: DialectModule = {
@@ -206,21 +268,28 @@ export const postgresql: DialectModule = {
 
   /**
    * A lost LISTEN connection means notifications may have been missed: it is re-established with
-   * backoff, and the caches are dropped whole when it is.
+   * backoff, and the caches are dropped whole when it is. An outage is reported once, not once per
+   * retry, and a connection that worked starts the backoff afresh.
    */
   async follow(_db, listener, { databaseUrl, onError }) {
     let stopped = false;
     let current: pg.Client | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const listen = async (attempt: number): Promise<void> => {
+    /** Attempts since the feed last worked, and whether their error was reported. */
+    let failures = 0;
+    let reported = false;
+    const listen = async (first: boolean): Promise<void> => {
       const client = new pg.Client(pgPoolConfig(databaseUrl));
       const reconnect = (error?: unknown) => {
         if (stopped || current !== client) return;
-        if (error) onError(error);
+        if (error && !reported) {
+          reported = true;
+          onError(error);
+        }
         current = undefined;
         client.end().catch(() => {});
-        const delay = Math.min(5000, 100 * 2 ** attempt);
-        timer = setTimeout(() => void listen(attempt + 1).catch(onError), delay).unref();
+        const delay = Math.min(5000, 100 * 2 ** failures++);
+        timer = setTimeout(() => void listen(false).catch(onError), delay).unref();
       };
       current = client;
       client.on('error', reconnect);
@@ -235,13 +304,20 @@ export const postgresql: DialectModule = {
         await client.connect();
         await client.query(`LISTEN ${CHANNEL}`);
       } catch (error) {
-        if (attempt === 0) throw error;
+        if (first) {
+          // The caller fails to start: no retry may follow (the 'end' event may have scheduled one).
+          stopped = true;
+          clearTimeout(timer);
+          throw error;
+        }
         reconnect(error);
         return;
       }
-      if (attempt > 0) listener.onReset();
+      failures = 0;
+      reported = false;
+      if (!first) listener.onReset();
     };
-    await listen(0);
+    await listen(true);
     return async () => {
       stopped = true;
       clearTimeout(timer);

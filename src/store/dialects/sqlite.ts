@@ -153,7 +153,7 @@ async function open(databaseUrl: string): Promise<Database> {
   connection.pragma('journal_mode = WAL');
   connection.pragma('synchronous = FULL');
   connection.pragma('foreign_keys = ON');
-  return { db, hotPath: new SqliteHotPath(connection), close: () => db.$disconnect() };
+  return { db, hotPath: new SqliteHotPath(connection), close: () => db.$disconnect(), warnings: [] };
 }
 
 export const sqlite: DialectModule = {

@@ -21,5 +21,15 @@ CREATE TABLE "new_Client" (
 INSERT INTO "new_Client" ("accessTtl", "audience", "browser", "canIntrospect", "createdAt", "grants", "id", "name", "redirectUris", "refreshTtl", "scopes", "secretDigest", "tokenFormat") SELECT "accessTtl", "audience", "browser", "canIntrospect", "createdAt", "grants", "id", "name", "redirectUris", "refreshTtl", "scopes", "secretDigest", "tokenFormat" FROM "Client";
 DROP TABLE "Client";
 ALTER TABLE "new_Client" RENAME TO "Client";
+CREATE TABLE "new_LoginThrottle" (
+    "key" TEXT NOT NULL PRIMARY KEY,
+    "attempts" INTEGER NOT NULL,
+    "windowStart" DATETIME NOT NULL
+);
+-- Edited by hand: the failure count carries over as the attempt count.
+INSERT INTO "new_LoginThrottle" ("key", "attempts", "windowStart") SELECT "key", "failures", "windowStart" FROM "LoginThrottle";
+DROP TABLE "LoginThrottle";
+ALTER TABLE "new_LoginThrottle" RENAME TO "LoginThrottle";
+CREATE INDEX "LoginThrottle_windowStart_idx" ON "LoginThrottle"("windowStart");
 PRAGMA foreign_keys=ON;
 PRAGMA defer_foreign_keys=OFF;

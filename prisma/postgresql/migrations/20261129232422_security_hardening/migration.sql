@@ -1,3 +1,0 @@
--- AlterTable
-ALTER TABLE "Client" ADD COLUMN     "maxSession" INTEGER NOT NULL DEFAULT 2592000,
-ADD COLUMN     "origins" TEXT NOT NULL DEFAULT '';
