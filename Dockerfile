@@ -1,17 +1,19 @@
 # Tessera in a container: build the native addons and Prisma clients in one stage, run as a
 # non-root user in a slim one. The server applies pending migrations when it starts.
-FROM node:20-bookworm-slim AS build
+# Node 24 is the active LTS line (the code also runs on Node 20, which CI uses).
+FROM node:24-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
 # Installs the production dependencies, generates the Prisma clients and builds dist/ (postinstall).
 RUN npm ci --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 TESSERA_DATA_DIR=/app/data DATABASE_URL=file:/app/data/tessera.db
 WORKDIR /app
-COPY --from=build --chown=node:node /app /app
-RUN mkdir -p /app/data && chown node:node /app/data
+# The code stays owned by root, so the server cannot rewrite itself; only its data folder is its own.
+COPY --from=build /app /app
+RUN mkdir -p /app/data && chown node:node /app/data && chmod 0700 /app/data
 USER node
 VOLUME /app/data
 EXPOSE 3000

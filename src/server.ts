@@ -1,5 +1,5 @@
 // Runs the server: open the core (migrating the database), serve, and stop cleanly on a signal.
-import type { Config } from './config.js';
+import { isLoopbackHost, type Config } from './config.js';
 import { buildAdminApp, buildApp } from './app.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -15,6 +15,14 @@ export async function serve(config: Config): Promise<void> {
         log.warn({ client: client.id, name: client.name }, `client is registered for the ${grant.name} grant, which RFC 9700 deprecates`);
       }
     }
+  }
+  // Listening beyond this machine while the issuer names it (the image's default) means clients
+  // elsewhere are given a wrong issuer, and cookies go out without Secure.
+  if (!isLoopbackHost(config.host) && isLoopbackHost(new URL(config.issuer).hostname)) {
+    log.warn(
+      { host: config.host, issuer: config.issuer },
+      'listening beyond this machine with a localhost issuer: set TESSERA_ISSUER to the public https URL',
+    );
   }
   const metrics = new Metrics();
   const app = await buildApp(tessera, metrics);

@@ -2,6 +2,7 @@
 // changes nothing. (test/cli.test.ts checks that the command reports them.)
 import t from 'tap';
 import { AdminError } from '../src/domain/errors.ts';
+import { issueAdminToken } from '../src/oauth/admin-token.ts';
 import { startTessera } from './helpers/harness.ts';
 
 t.test('registration rules', async (t) => {
@@ -63,6 +64,17 @@ t.test('registration rules', async (t) => {
   await refused('unknown user', () => tessera.users.setActive('nobody', false), /no user "nobody"/);
   await refused('unknown user delete', () => tessera.users.delete('nobody'), /no user/);
   await refused('unknown client', () => tessera.clients.delete('nope'), /no client "nope"/);
+  await refused('password of 11 characters', () => tessera.users.setPassword('alice', 'elevenchars'), /at least 12/);
+  await refused('bad origin', () => tessera.clients.register({ name: 'x', origins: ['https://app.example/path'] }), /scheme:\/\/host/);
+  await refused('plain-http origin', () => tessera.clients.register({ name: 'x', origins: ['http://app.example'] }), /https/);
+  // An admin JWT outliving its client's access lifetime would outlive its key's publication.
+  const jwtClient = (await tessera.clients.register({ name: 'jwt', tokenFormat: 'jwt', accessTtl: 600 })).client;
+  await refused(
+    'admin JWT longer than the client allows',
+    () => issueAdminToken(tessera, { username: 'alice', clientId: jwtClient.id, ttl: 601 }),
+    /at most its access token lifetime \(600 s\)/,
+  );
+  t.ok((await issueAdminToken(tessera, { username: 'alice', clientId: jwtClient.id, ttl: 600 })).minted.token, 'up to it is fine');
   t.same(
     (await tessera.users.list()).map((u) => u.username),
     ['alice'],

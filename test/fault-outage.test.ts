@@ -3,12 +3,19 @@
 // same port. Meanwhile requests that need the database answer 503 temporarily_unavailable with
 // Retry-After (never 500, never slower than the request time limit), /readyz says 503, and the log
 // has one warning line per failure and no stack trace; afterwards the same process serves again,
-// and its change feed hears of a revocation made by another instance.
+// and its change feed hears of a revocation made by another instance. On SQLite, the outage that
+// can happen — another process holding the lock past the busy timeout — is recognised as one.
 import t from 'tap';
 import net from 'node:net';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import Database from 'better-sqlite3';
 import pg from 'pg';
+import { PrismaClient } from '../src/generated/sqlite/client.ts';
 import { createLogger } from '../src/logger.ts';
 import { pgPoolConfig } from '../src/store/dialects/postgresql.ts';
+import { sqlitePath } from '../src/store/dialects/sqlite.ts';
+import { databaseOutage } from '../src/store/errors.ts';
+import { applyMigrations } from '../src/store/migrate.ts';
 import { Tessera } from '../src/tessera.ts';
 import { dialect, registerClient, registerUser, testConfig, testDatabase } from './helpers/harness.ts';
 import { postForm, startServer, type Answer } from './helpers/server-process.ts';
@@ -57,6 +64,16 @@ class Proxy {
     for (const socket of this.sockets) socket.resetAndDestroy();
     await closed;
   }
+}
+
+/** What `run` throws (undefined when it does not). */
+function thrownBy(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
 }
 
 interface Outcome extends Partial<Answer> {
@@ -238,5 +255,41 @@ t.test(
         `slowest answer ${slowest} ms; first 200 token answer ${recoveryMs} ms after PostgreSQL was reachable again; ` +
         `${warnings.length} warning lines, ${log.length} log lines in all`,
     );
+  },
+);
+
+t.test(
+  'SQLite: a lock held past the busy timeout is an outage (answered 503), a constraint violation is not',
+  { skip: dialect !== 'sqlite' && 'SQLite only' },
+  async (t) => {
+    const db = await testDatabase(t);
+    await applyMigrations(db.url);
+    const path = sqlitePath(db.url);
+    // Another process's writer, holding the lock; the writers below wait 0 ms instead of 10 s.
+    const holder = new Database(path);
+    holder.exec('BEGIN IMMEDIATE');
+    t.teardown(() => {
+      if (holder.inTransaction) holder.exec('ROLLBACK');
+      holder.close();
+    });
+    // As the hot path's statements meet it: better-sqlite3's own error.
+    const raw = new Database(path, { timeout: 0 });
+    t.teardown(() => raw.close());
+    t.match(databaseOutage(thrownBy(() => raw.prepare('DELETE FROM "ChangeEvent"').run())), { code: 'SQLITE_BUSY' }, "the driver's error");
+    // As Prisma's statements meet it: its error around the adapter's.
+    const prisma = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: path, timeout: 0 }) });
+    t.teardown(() => prisma.$disconnect());
+    const failed = await prisma.changeEvent.deleteMany().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    t.match(databaseOutage(failed), { code: 'SQLITE_BUSY', message: 'database is locked' }, "Prisma's error");
+    // Once the lock is gone, a failure of another kind is no outage.
+    holder.exec('ROLLBACK');
+    const insert = raw.prepare('INSERT INTO "ChangeEvent" ("id", "kind", "subject") VALUES (1, ?, ?)');
+    insert.run('user', 'x');
+    const duplicate = thrownBy(() => insert.run('user', 'x'));
+    t.match(duplicate, { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    t.equal(databaseOutage(duplicate), undefined, 'a bug is not an outage');
   },
 );

@@ -34,10 +34,10 @@ const SPA = 3; // public, authorization_code
 const BROWSER = 4; // public browser client: refresh token in a cookie
 const CLIENT_COUNT = 5;
 
-const PATHS =
-  '/token /token/refresh /token/verify /introspect /revoke /authorize /.well-known/oauth-authorization-server /.well-known/jwks.json /healthz /readyz'.split(
-    ' ',
-  );
+const PATHS = (
+  '/token /token/refresh /token/logout /token/verify /introspect /revoke /authorize ' +
+  '/.well-known/oauth-authorization-server /.well-known/jwks.json /healthz /readyz'
+).split(' ');
 const PARAM_NAMES = (
   'grant_type client_id client_secret scope username password refresh_token code redirect_uri code_verifier token token_type_hint ' +
   'audience response_type state code_challenge code_challenge_method csrf nonce prompt max_age client_assertion client_assertion_type ' +
@@ -528,29 +528,7 @@ function generators(clients: readonly FuzzClient[], kid: string) {
     char(0, 31),
     fc.constant('\x7f'),
     char(0xd800, 0xdfff), // lone surrogates
-    fc.constantFrom(
-      '%',
-      '+',
-      '&',
-      '=',
-      ';',
-      ',',
-      ':',
-      '"',
-      "'",
-      '\\',
-      '<',
-      '>',
-      '#',
-      '?',
-      '/',
-      '\u2028',
-      '\uFEFF',
-      '\uFFFD',
-      'é',
-      '😀',
-      ' ',
-    ),
+    fc.constantFrom(...'%+&=;,:"\'\\<>#?/ é😀', '\u2028', '\uFEFF', '\uFFFD'),
   );
   const junk: fc.Arbitrary<string> = fc.oneof(
     { weight: 4, arbitrary: fc.string({ maxLength: 24 }) },
@@ -653,9 +631,7 @@ function generators(clients: readonly FuzzClient[], kid: string) {
         fc.constantFrom(...FORM_POISONS.filter((p): p is string => typeof p === 'string'), '&', '=', '+', '&&', '=='),
         fc.string({ maxLength: 8 }),
       ),
-      {
-        maxLength: 8,
-      },
+      { maxLength: 8 },
     )
     .map((parts) => parts.join(''));
   const body: fc.Arbitrary<Body> = fc.oneof(
@@ -677,13 +653,7 @@ function generators(clients: readonly FuzzClient[], kid: string) {
     fc.tuple(fc.constantFrom('Basic ', 'basic ', 'Basic', 'Basic  '), value).map(([scheme, v]): Value[] => [scheme, v]),
     fc
       .constantFrom(
-        'Basic Og==',
-        'Basic YTo=',
-        'Basic Ojo6',
-        'Basic =',
-        'Basic ====',
-        'Basic AA==',
-        'Basic YQ==',
+        ...['Og==', 'YTo=', 'Ojo6', '=', '====', 'AA==', 'YQ=='].map((b) => `Basic ${b}`),
         'Digest username="x"',
         'Negotiate x',
         '',
@@ -711,18 +681,9 @@ function generators(clients: readonly FuzzClient[], kid: string) {
     cookie.map((parts): [string, Value[]] => ['cookie', parts]),
     fc.tuple(
       fc.constantFrom(
-        'x-csrf-token',
-        'origin',
-        'sec-fetch-site',
-        'x-forwarded-for',
-        'x-request-id',
-        'accept',
-        'accept-encoding',
-        'content-encoding',
-        'expect',
-        'forwarded',
-        'referer',
-        'user-agent',
+        ...'x-csrf-token origin sec-fetch-site x-forwarded-for x-request-id accept accept-encoding content-encoding expect forwarded referer user-agent'.split(
+          ' ',
+        ),
       ),
       fc.array(value, { minLength: 1, maxLength: 2 }),
     ),
@@ -836,6 +797,21 @@ function generators(clients: readonly FuzzClient[], kid: string) {
         owner: BROWSER,
       }),
     );
+  const browserLogout = fc.record({ pick: recent, extra: browserHeaders, address }).map((r) =>
+    spec({
+      method: 'POST',
+      path: '/token/logout',
+      body: form([]),
+      auth: { kind: 'post', client: BROWSER },
+      headers: [
+        ['cookie', ['tessera_refresh=', live('sessionRefresh', BROWSER, r.pick), '; tessera_csrf=', live('sessionCsrf', BROWSER, r.pick)]],
+        ['x-csrf-token', [live('sessionCsrf', BROWSER, r.pick)]],
+        ...r.extra,
+      ],
+      remoteAddress: r.address,
+      owner: BROWSER,
+    }),
+  );
   const anyToken = fc
     .record({
       kind: fc.constantFrom<LiveKind>('access', 'jwt', 'refresh', 'code'),
@@ -1020,6 +996,7 @@ function generators(clients: readonly FuzzClient[], kid: string) {
       { weight: 2, arbitrary: mutated(codeGrant) },
       { weight: 2, arbitrary: mutated(refreshGrant) },
       { weight: 2, arbitrary: mutated(browserRefresh) },
+      { weight: 1, arbitrary: mutated(browserLogout) },
       { weight: 3, arbitrary: grantTypeChaos },
     ),
     inspect: fc.oneof(
@@ -1385,7 +1362,7 @@ t.test('fuzzing the public endpoints', async (t) => {
   let cases = 0;
   // Unbroken requests first, so that the pool holds tokens, codes and cookies of every kind.
   cases += await check(t, 'valid requests', SEED, 100, property(gen.valid), statuses);
-  cases += await check(t, 'POST /token and /token/refresh: every grant, broken', SEED + 1, 1000, property(gen.token), statuses);
+  cases += await check(t, 'POST /token, /token/refresh, /token/logout: every grant, broken', SEED + 1, 1000, property(gen.token), statuses);
   cases += await check(t, 'POST /token/verify, /introspect, /revoke', SEED + 2, 700, property(gen.inspect), statuses);
   cases += await check(t, 'GET and POST /authorize', SEED + 3, 500, property(gen.authorize), statuses);
   cases += await check(t, 'any method, any path', SEED + 4, 600, property(gen.anywhere), statuses);

@@ -80,6 +80,9 @@ export function registerErrorHandling(app: FastifyInstance, outage: OutageOf): v
         .header('Retry-After', String(thrown.retryAfter))
         .send({ error: 'temporarily_unavailable', error_description: thrown.message });
     }
+    const known = fromFastify(thrown as FastifyError);
+    if (known) return reply.code(known.status).send(known.body);
+    // After Fastify's own: a client that hangs up mid-body is an ECONNRESET too, and a 400.
     const down = outage(thrown);
     if (down) {
       request.log.warn({ code: down.code }, `database unavailable: ${down.message}`);
@@ -88,8 +91,6 @@ export function registerErrorHandling(app: FastifyInstance, outage: OutageOf): v
         .header('Retry-After', String(OUTAGE_RETRY_AFTER))
         .send({ error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable: try again shortly' });
     }
-    const known = fromFastify(thrown as FastifyError);
-    if (known) return reply.code(known.status).send(known.body);
     request.log.error({ err: bugReport(thrown) }, 'request failed');
     return reply.code(500).send({ error: 'server_error', error_description: 'The server could not handle the request' });
   });

@@ -27,6 +27,11 @@ export async function issueAdminToken(
   const unknown = (scopes ?? []).filter((s) => !client.scopes.includes(s));
   if (unknown.length > 0) throw new AdminError(`client ${client.id} may not ask for: ${unknown.join(' ')}`);
   if (ttl !== undefined && (ttl < 1 || ttl > MAX_TTL)) throw new AdminError(`--ttl must be from 1 to ${MAX_TTL} seconds`);
+  // After a key rotation the old key stays published as long as the longest client access TTL:
+  // a JWT living longer would stop verifying before it expires.
+  if (ttl !== undefined && client.tokenFormat === 'jwt' && ttl > client.accessTtl) {
+    throw new AdminError(`--ttl for a JWT client may be at most its access token lifetime (${client.accessTtl} s)`);
+  }
   const scope = formatScope(scopes?.length ? scopes : client.scopes);
   const minted = await services.tokens.issueAccessToken(client, user.id, scope, ttl);
   return { minted, scope, client, user };

@@ -2,7 +2,7 @@
 import type { UserRecord } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Db } from './dialect.js';
-import { translated } from './errors.js';
+import { retryingConflicts, translated } from './errors.js';
 import { revokeTokensWhere } from './tokens.js';
 
 export class UserStore {
@@ -53,14 +53,17 @@ export class UserStore {
    */
   private async endEverything(id: string, change: { active?: boolean; passwordHash?: string }): Promise<void> {
     const now = new Date();
-    await translated(
-      this.feed.commit(
-        [
-          this.db.user.update({ where: { id }, data: { ...change, tokensValidAfter: now } }),
-          ...revokeTokensWhere(this.db, now, { grant: { userId: id }, access: { userId: id } }),
-          this.db.authorizationCode.deleteMany({ where: { userId: id, consumedAt: null } }),
-        ],
-        [{ kind: 'user', subject: id }],
+    // Retried on a deadlock with a concurrent rotation (see revokeTokensWhere), like revokeGrant.
+    await retryingConflicts(() =>
+      translated(
+        this.feed.commit(
+          [
+            this.db.user.update({ where: { id }, data: { ...change, tokensValidAfter: now } }),
+            ...revokeTokensWhere(this.db, now, { grant: { userId: id }, access: { userId: id } }),
+            this.db.authorizationCode.deleteMany({ where: { userId: id, consumedAt: null } }),
+          ],
+          [{ kind: 'user', subject: id }],
+        ),
       ),
     );
   }
