@@ -5,7 +5,9 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import type { Config } from './config.js';
 import type { Tessera } from './tessera.js';
-import { registerErrorHandling } from './http/errors.js';
+import { clientErrorHandler, registerErrorHandling } from './http/errors.js';
+import { registerStrictJson } from './http/json-body.js';
+import { refuseMalformedQuery } from './http/params.js';
 import { authorizeRoutes } from './http/authorize.js';
 import { healthRoutes } from './http/health.js';
 import { introspectRoute } from './http/introspect.js';
@@ -48,12 +50,16 @@ export async function buildApp(tessera: Tessera, metrics = new Metrics()): Promi
     requestTimeout: tessera.config.requestTimeoutMs,
     // Node 20 honours requestTimeout only when the server is constructed with it.
     http: { requestTimeout: tessera.config.requestTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
-    return503OnClosing: true,
+    // Requests during shutdown and those Node's parser refuses get the usual error shape (http/errors.ts).
+    return503OnClosing: false,
+    clientErrorHandler,
     routerOptions: { querystringParser: parseForm },
   });
   await app.register(formbody, { bodyLimit: BODY_LIMIT, parser: parseForm });
+  registerStrictJson(app, BODY_LIMIT);
   await app.register(cookie);
   registerErrorHandling(app, tessera.store.outage);
+  app.addHook('onRequest', refuseMalformedQuery);
   // Nothing the OAuth endpoints answer, success or error, may be cached (RFC 6749 §5.1).
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('X-Content-Type-Options', 'nosniff');
@@ -91,7 +97,13 @@ export async function buildApp(tessera: Tessera, metrics = new Metrics()): Promi
  * other people's failed sign-ins as they happen.
  */
 export async function buildAdminApp(tessera: Tessera, metrics: Metrics): Promise<FastifyInstance> {
-  const admin = Fastify({ loggerInstance: tessera.log as FastifyBaseLogger, requestTimeout: tessera.config.requestTimeoutMs });
+  const admin = Fastify({
+    loggerInstance: tessera.log as FastifyBaseLogger,
+    requestTimeout: tessera.config.requestTimeoutMs,
+    http: { requestTimeout: tessera.config.requestTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+    return503OnClosing: false,
+    clientErrorHandler,
+  });
   registerErrorHandling(admin, tessera.store.outage);
   metricsRoute(admin, metrics);
   return admin;

@@ -1362,12 +1362,12 @@ t.test('fuzzing the public endpoints', async (t) => {
   let cases = 0;
   // Unbroken requests first, so that the pool holds tokens, codes and cookies of every kind.
   cases += await check(t, 'valid requests', SEED, 100, property(gen.valid), statuses);
-  cases += await check(t, 'POST /token, /token/refresh, /token/logout: every grant, broken', SEED + 1, 1000, property(gen.token), statuses);
-  cases += await check(t, 'POST /token/verify, /introspect, /revoke', SEED + 2, 700, property(gen.inspect), statuses);
-  cases += await check(t, 'GET and POST /authorize', SEED + 3, 500, property(gen.authorize), statuses);
-  cases += await check(t, 'any method, any path', SEED + 4, 600, property(gen.anywhere), statuses);
+  cases += await check(t, 'POST /token, /token/refresh, /token/logout: every grant, broken', SEED + 1, 1500, property(gen.token), statuses);
+  cases += await check(t, 'POST /token/verify, /introspect, /revoke', SEED + 2, 1000, property(gen.inspect), statuses);
+  cases += await check(t, 'GET and POST /authorize', SEED + 3, 700, property(gen.authorize), statuses);
+  cases += await check(t, 'any method, any path', SEED + 4, 800, property(gen.anywhere), statuses);
   const refused = 'malformed forms, query strings and Basic credentials are refused';
-  cases += await check(t, refused, SEED + 5, 300, property(gen.poisonedForms, true), statuses);
+  cases += await check(t, refused, SEED + 5, 400, property(gen.poisonedForms, true), statuses);
   cases += await check(t, 'malformed JSON bodies are refused', SEED + 6, 200, property(gen.poisonedJson, true), statuses);
 
   const service = clients[SERVICE]!;
@@ -1386,7 +1386,7 @@ t.test('fuzzing the public endpoints', async (t) => {
         if (problem) throw new Error(`${problem}${shown}`);
       }
     });
-  cases += await check(t, 'raw bytes on a socket: no 5xx, no leak, no hang', SEED + 7, 300, rawProperty(false), statuses);
+  cases += await check(t, 'raw bytes on a socket: no 5xx, no leak, no hang', SEED + 7, 400, rawProperty(false), statuses);
   cases += await check(t, 'raw bytes on a socket: every error is {error, error_description}', SEED + 8, 100, rawProperty(true), statuses);
   t.comment(`${cases} cases in all`);
 

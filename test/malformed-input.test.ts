@@ -2,6 +2,7 @@
 // not UTF-8 and NUL characters, in a form, a JSON body or a query string, on both databases
 // (PostgreSQL refuses NUL in text, so a NUL that reached a query used to be a 500). A Bearer
 // header that is present but malformed is invalid_token at /token/verify.
+import { connect } from 'node:net';
 import t from 'tap';
 import type { InjectOptions } from 'fastify';
 import { basic, registerClient, startTessera, tokenRequest } from './helpers/harness.ts';
@@ -28,6 +29,26 @@ t.test('malformed input is refused at every endpoint', async (t) => {
     await refused(`/revoke ${body.slice(0, 20)}`, { method: 'POST', url: '/revoke', headers: { ...FORM, ...auth }, payload: body });
     await refused(`/token/verify ${body.slice(0, 20)}`, { method: 'POST', url: '/token/verify', headers: FORM, payload: body });
   }
+  const JSON_TYPE = { 'content-type': 'application/json' };
+  await refused('a JSON body with bytes that are not UTF-8', {
+    method: 'POST',
+    url: '/introspect',
+    headers: { ...JSON_TYPE, ...auth },
+    payload: Buffer.concat([Buffer.from(`{"token":"${token}","x":"x`), Buffer.from([0xff]), Buffer.from('"}')]),
+  });
+  await refused('a lone surrogate in JSON', {
+    method: 'POST',
+    url: '/token/verify',
+    headers: JSON_TYPE,
+    payload: `{"token":"${token}","audience":"\\ud800"}`,
+  });
+  await refused('a malformed query string on a POST endpoint that reads none', {
+    method: 'POST',
+    url: '/introspect?x=%zz',
+    headers: { ...FORM, ...auth },
+    payload: `token=${token}`,
+  });
+  await refused('a NUL in a query string nobody reads', { method: 'GET', url: '/healthz?x=%00' });
   await refused('/token broken grant_type', {
     method: 'POST',
     url: '/token',
@@ -89,4 +110,31 @@ t.test('malformed input is refused at every endpoint', async (t) => {
     const still = await tokenRequest(app, client, { grant_type: 'client_credentials' });
     t.equal(still.statusCode, 200);
   });
+});
+
+t.test('what Node refuses before Fastify gets the same error shape', async (t) => {
+  const { app } = await startTessera(t);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  const raw = (request: string) =>
+    new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', () => {});
+      socket.end(request);
+    });
+  for (const request of [
+    'GET /token? HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n0\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n',
+    `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+  ]) {
+    const answer = await raw(request);
+    // The chunked case is two requests to Node: a 404 for the first, the refusal for the second.
+    const [head, body] = answer.slice(answer.lastIndexOf('HTTP/1.1 ')).split('\r\n\r\n');
+    t.match(head, /^HTTP\/1\.1 4(00|31) /, `refused: ${request.slice(0, 30)}`);
+    t.same(Object.keys(JSON.parse(body!)), ['error', 'error_description']);
+    t.equal(JSON.parse(body!).error, 'invalid_request');
+  }
 });

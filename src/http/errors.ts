@@ -1,5 +1,7 @@
 // One shape for every error: JSON {error, error_description} with the RFC's code and status.
 // Nothing from inside the server (messages of unexpected errors, stack traces) reaches a response.
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UnavailableError } from '../domain/errors.js';
 import { ThrottledError } from '../domain/throttle.js';
@@ -95,4 +97,38 @@ export function registerErrorHandling(app: FastifyInstance, outage: OutageOf): v
     return reply.code(500).send({ error: 'server_error', error_description: 'The server could not handle the request' });
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'No such endpoint' }));
+  // While the server drains on shutdown, a request that still arrives is told to come back (and
+  // where: Connection: close sends the client's next try to another instance).
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (closing) reply.header('Connection', 'close');
+    done(closing ? new UnavailableError('The server is shutting down: try again', 1) : undefined);
+  });
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; description: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, description: 'Invalid request: it did not arrive in full in time' },
+  HPE_HEADER_OVERFLOW: { status: 431, description: 'Invalid request: the headers are too large' },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses before Fastify sees it
+ * (a malformed request line, header or framing, oversized headers, a request that overran its
+ * time) is answered in the same JSON shape as every other error, then the connection closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, description } = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, description: 'Invalid request: malformed HTTP' };
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -28,10 +28,31 @@ export function allParams(source: unknown): Record<string, string> {
     if (value.length > MAX_PARAM_LENGTH) throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is too long`);
     // Nothing legitimate carries NUL, and PostgreSQL refuses it in text: stop it here.
     if (value.includes('\0') || name.includes('\0')) throw new InvalidRequestError('Invalid request: a parameter holds a NUL character');
+    // A lone UTF-16 surrogate (JSON's "\ud800") is not a character: no valid text holds one.
+    if (LONE_SURROGATE.test(value) || LONE_SURROGATE.test(name))
+      throw new InvalidRequestError('Invalid request: a parameter is not valid Unicode');
     if (value !== '') params[name] = value;
   }
   return params;
 }
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * An onRequest hook for every route: a query string that is malformed or holds a NUL character
+ * is refused even where the endpoint reads nothing from it, so that no bad input is silently
+ * accepted.
+ */
+export function refuseMalformedQuery(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
+  const query = request.query as Record<string | symbol, unknown> | undefined;
+  if (query && typeof query === 'object' && (MALFORMED in query || Object.entries(query).some(([k, v]) => hasNul(k) || hasNul(v)))) {
+    done(new InvalidRequestError('Invalid request: the query string is malformed'));
+    return;
+  }
+  done();
+}
+
+const hasNul = (value: unknown): boolean => (Array.isArray(value) ? value.some(hasNul) : typeof value === 'string' && value.includes('\0'));
 
 /** Only the declared parameters. */
 export function pick<P extends string>(params: Params<string>, names: readonly P[]): Params<P> {
