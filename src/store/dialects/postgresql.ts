@@ -249,7 +249,8 @@ async function open(databaseUrl: string, onError: (error: unknown) => void): Pro
   const pool = new pg.Pool(pgPoolConfig(databaseUrl));
   // An idle connection the server terminated (a restart, a failover) is dropped from the pool and
   // replaced on next use; unheard, its error would end the process.
-  pool.on('error', onError);
+  // The pool passes the client as a second argument: not ours to log.
+  pool.on('error', (error) => onError(error));
   const db = new PrismaClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
   await db.$connect();
   const close = async () => {
