@@ -72,7 +72,12 @@ export function setBrowserSession(
   client: ClientRecord,
   issued: { refreshToken: string; grantId: string },
 ): void {
-  const common: CookieSerializeOptions = { secure: cookies.secure, sameSite: 'strict', maxAge: client.refreshTtl };
+  // No longer than the refresh token can live (its family's maximum session included).
+  const common: CookieSerializeOptions = {
+    secure: cookies.secure,
+    sameSite: 'strict',
+    maxAge: Math.min(client.refreshTtl, client.maxSession),
+  };
   reply.setCookie(REFRESH_COOKIE, issued.refreshToken, { ...common, httpOnly: true, path: REFRESH_PATH });
   reply.setCookie(CSRF_COOKIE, csrfValue(cookies.csrfKey, issued.grantId), { ...common, httpOnly: false, path: CSRF_PATH });
 }
