@@ -53,7 +53,7 @@ export class LoginThrottle {
     return result;
   }
 
-  private async uncount(keys: string[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.store.uncount(key)));
+  private uncount(keys: string[]): Promise<void> {
+    return this.store.uncount(keys);
   }
 }

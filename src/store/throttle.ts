@@ -13,17 +13,20 @@ export class ThrottleStore {
    */
   async countAttempt(key: string, now: Date, windowFloor: Date): Promise<{ attempts: number; windowStart: Date }> {
     for (;;) {
+      // The usual case first, one statement: the row exists and its window is current.
+      try {
+        const row = await translated(
+          this.db.loginThrottle.update({ where: { key, windowStart: { gt: windowFloor } }, data: { attempts: { increment: 1 } } }),
+        );
+        return { attempts: row.attempts, windowStart: row.windowStart };
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
       const restarted = await this.db.loginThrottle.updateMany({
         where: { key, windowStart: { lte: windowFloor } },
         data: { attempts: 1, windowStart: now },
       });
       if (restarted.count === 1) return { attempts: 1, windowStart: now };
-      try {
-        const row = await translated(this.db.loginThrottle.update({ where: { key }, data: { attempts: { increment: 1 } } }));
-        return { attempts: row.attempts, windowStart: row.windowStart };
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-      }
       try {
         await translated(this.db.loginThrottle.create({ data: { key, attempts: 1, windowStart: now } }));
         return { attempts: 1, windowStart: now };
@@ -34,8 +37,8 @@ export class ThrottleStore {
     }
   }
 
-  /** Takes back an attempt that turned out not to be a failure. */
-  async uncount(key: string): Promise<void> {
-    await this.db.loginThrottle.updateMany({ where: { key, attempts: { gt: 0 } }, data: { attempts: { decrement: 1 } } });
+  /** Takes back an attempt on each key, that turned out not to be a failure. */
+  async uncount(keys: string[]): Promise<void> {
+    await this.db.loginThrottle.updateMany({ where: { key: { in: keys }, attempts: { gt: 0 } }, data: { attempts: { decrement: 1 } } });
   }
 }
