@@ -91,9 +91,14 @@ export class Tessera {
   }
 
   private async startBackground(onError: (error: unknown, task: string) => void): Promise<void> {
+    // Forgotten before and after the reload: a JWT verified meanwhile against the old keys would
+    // otherwise stay remembered as good.
     const keysChanged = () => {
       this.inspector.forgetVerifiedJwts();
-      this.keys.reload().catch((error: unknown) => onError(error, 'key reload'));
+      this.keys
+        .reload()
+        .then(() => this.inspector.forgetVerifiedJwts())
+        .catch((error: unknown) => onError(error, 'key reload'));
     };
     await this.store.feed.subscribe({
       onChange: (change) => {
@@ -126,6 +131,13 @@ export class Tessera {
 
   async rotateKeys(): Promise<string> {
     return this.keys.rotate(await this.store.clients.longestAccessTtl());
+  }
+
+  /** Revokes a signing key at once (a new one signs if it was signing); false if there is none such. */
+  async revokeKey(kid: string): Promise<boolean> {
+    const revoked = await this.keys.revoke(kid, () => this.rotateKeys());
+    this.inspector.forgetVerifiedJwts();
+    return revoked;
   }
 
   async close(): Promise<void> {

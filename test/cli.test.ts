@@ -215,6 +215,13 @@ t.test('the tessera command', async (t) => {
     const after = await json(['keys', 'list']);
     t.same(after.map((k: { status: string }) => k.status).sort(), ['retired', 'signing']);
     t.match((await cli(env, ['keys', 'list'])).stdout, /KID\s+ALG\s+STATUS/);
+    t.match(await json(['keys', 'revoke', keys[0].kid]), { kid: keys[0].kid, revoked: true });
+    t.same(
+      (await json(['keys', 'list'])).map((k: { kid: string }) => k.kid),
+      [kid],
+      'a revoked key is no longer listed',
+    );
+    failsClearly(t, await cli(env, ['keys', 'revoke', keys[0].kid]), /no published key/);
 
     t.match(await json(['client', 'delete', conf.client_id]), { deleted: true });
   });

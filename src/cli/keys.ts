@@ -1,5 +1,6 @@
 // tessera keys …
 import type { Command } from 'commander';
+import { AdminError } from '../domain/errors.js';
 import { output, table, withTessera, type GlobalOptions } from './context.js';
 
 export function keyCommands(program: Command, globals: () => GlobalOptions): void {
@@ -23,6 +24,15 @@ export function keyCommands(program: Command, globals: () => GlobalOptions): voi
           ...rows.map((r) => [r.kid, r.alg, r.status, r.created_at, r.published_until ?? '-']),
         ]),
       );
+    });
+
+  keys
+    .command('revoke <kid>')
+    .description('stop publishing a key at once (a compromised one): every token it signed stops verifying')
+    .action(async (kid: string) => {
+      const revoked = await withTessera((t) => t.revokeKey(kid));
+      if (!revoked) throw new AdminError(`no published key "${kid}"`);
+      output(globals(), { kid, revoked: true }, () => `revoked key ${kid}: tokens it signed no longer verify`);
     });
 
   keys

@@ -17,6 +17,21 @@ export class KeyStore {
     });
   }
 
+  /**
+   * Unpublishes a key at once (a compromised one): it leaves the key set and verifies nothing
+   * more. False when there is no such key.
+   */
+  async revoke(kid: string): Promise<boolean> {
+    const now = new Date();
+    const published = { kid, OR: [{ publishUntil: null }, { publishUntil: { gt: now } }] };
+    if ((await this.db.signingKey.count({ where: published })) === 0) return false;
+    await this.feed.commit(
+      [this.db.signingKey.updateMany({ where: published, data: { retiredAt: now, publishUntil: now } })],
+      [{ kind: 'keys', subject: kid }],
+    );
+    return true;
+  }
+
   /** Adds a key that signs from now on; every other signing key retires, published until publishUntil. */
   async rotateTo(key: Omit<SigningKeyRecord, 'createdAt' | 'retiredAt' | 'publishUntil'>, publishUntil: Date): Promise<void> {
     const now = new Date();

@@ -97,6 +97,17 @@ export class KeyRing {
     return kid;
   }
 
+  /**
+   * Stops publishing `kid` at once, so that every token it signed stops verifying; the signing
+   * key is replaced first (`rotateFirst` makes the new one). False when no published key has it.
+   */
+  async revoke(kid: string, rotateFirst: () => Promise<string>): Promise<boolean> {
+    if (this.signer?.kid === kid) await rotateFirst();
+    const revoked = await this.store.revoke(kid);
+    await this.load();
+    return revoked;
+  }
+
   signingKey(): { kid: string; key: CryptoKey } {
     if (!this.signer) throw new Error('no signing key loaded');
     return this.signer;
