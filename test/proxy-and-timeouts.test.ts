@@ -3,16 +3,7 @@
 import { connect } from 'node:net';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { registerClient, registerUser, startTessera } from './helpers/harness.ts';
-
-const catchError = (run: () => unknown): unknown => {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-};
+import { catchError, registerClient, registerUser, startTessera } from './helpers/harness.ts';
 
 t.test('TESSERA_TRUST_PROXY takes addresses, ranges or a hop count, and refuses to trust every hop', async (t) => {
   const trust = (value: string) => loadConfig({ TESSERA_TRUST_PROXY: value }).trustProxy;

@@ -2,6 +2,7 @@
 // the end of everything a user holds when their password changes or they are deactivated
 // (findings 9 and 10), codes included.
 import t from 'tap';
+import type { Tessera } from '../src/tessera.ts';
 import { pkcePair } from './helpers/pkce.ts';
 import { post, registerClient, registerUser, startTessera, tokenRequest } from './helpers/harness.ts';
 
@@ -44,19 +45,25 @@ t.test('the default maximum session is 30 days, and it is validated', async (t) 
   await t.rejects(tessera.clients.register({ name: 'x', maxSession: 1.5 }), /--max-session/);
 });
 
-t.test("a password change ends the user's unused authorization codes", async (t) => {
-  const { app, tessera } = await startTessera(t);
-  const { user } = await registerUser(tessera, 'hana', 'hana password 12');
-  const spa = await registerClient(tessera, { public: true, redirectUris: [REDIRECT] });
+/** An authorization code for the user, issued as the sign-in page would, not yet exchanged. */
+async function unusedCode(tessera: Tessera, clientId: string, userId: string) {
   const { verifier, challenge } = pkcePair();
   const code = await tessera.tokens.issueCode({
-    clientId: spa.id,
-    userId: user.id,
+    clientId,
+    userId,
     redirectUri: REDIRECT,
     scope: '',
     codeChallenge: challenge,
     codeChallengeMethod: 'S256',
   });
+  return { code, verifier };
+}
+
+t.test("a password change ends the user's unused authorization codes", async (t) => {
+  const { app, tessera } = await startTessera(t);
+  const { user } = await registerUser(tessera, 'hana', 'hana password 12');
+  const spa = await registerClient(tessera, { public: true, redirectUris: [REDIRECT] });
+  const { code, verifier } = await unusedCode(tessera, spa.id, user.id);
   await tessera.users.setPassword('hana', 'hana password 34');
   const exchange = await tokenRequest(app, spa, {
     grant_type: 'authorization_code',
@@ -72,15 +79,7 @@ t.test('deactivation ends unused codes too, and activation does not bring them b
   const { app, tessera } = await startTessera(t);
   const { user } = await registerUser(tessera, 'ida', 'ida password 123');
   const spa = await registerClient(tessera, { public: true, redirectUris: [REDIRECT] });
-  const { verifier, challenge } = pkcePair();
-  const code = await tessera.tokens.issueCode({
-    clientId: spa.id,
-    userId: user.id,
-    redirectUri: REDIRECT,
-    scope: '',
-    codeChallenge: challenge,
-    codeChallengeMethod: 'S256',
-  });
+  const { code, verifier } = await unusedCode(tessera, spa.id, user.id);
   await tessera.users.setActive('ida', false);
   await tessera.users.setActive('ida', true);
   const exchange = await tokenRequest(app, spa, {

@@ -8,21 +8,13 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { Tessera } from '../src/tessera.ts';
+import { catchError } from './helpers/harness.ts';
 
 const scratch = (t: Test) => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-startup-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 };
-const catchError = (run: () => unknown): unknown => {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-};
-
 t.test('the issuer is https, or plain http on the loopback only', async (t) => {
   for (const issuer of ['http://auth.example.com', 'http://10.0.0.5:3000', 'http://localhost.example.com']) {
     t.throws(() => loadConfig({ TESSERA_ISSUER: issuer }), { name: 'Error', message: /must be an https URL/ }, `${issuer} is refused`);

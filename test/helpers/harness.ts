@@ -135,3 +135,13 @@ export async function tokenRequest(app: FastifyInstance, client: { id: string; s
   const auth = clientAuth(client);
   return post(app, '/token', { ...auth.form, ...form }, { headers: auth.headers });
 }
+
+/** The error `run` throws, or undefined (for checking an error's class, which t.throws cannot). */
+export function catchError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
