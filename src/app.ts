@@ -19,6 +19,7 @@ import { cookiesMustBeSecure } from './http/browser-session.js';
 import { parseForm } from './http/form.js';
 import { Metrics } from './metrics.js';
 import { refreshRoute } from './http/refresh.js';
+import { revocationsRoute } from './http/revocations.js';
 import { revokeRoute } from './http/revoke.js';
 import { tokenRoute } from './http/token.js';
 import { verifyRoute } from './http/verify.js';
@@ -85,6 +86,7 @@ export async function buildApp(tessera: Tessera, metrics = new Metrics()): Promi
   verifyRoute(app, inspector);
   introspectRoute(app, { clients, inspector, issuer });
   revokeRoute(app, { clients, revocation });
+  revocationsRoute(app, { clients, stream: tessera.revocationStream, metrics, requestTimeoutMs: tessera.config.requestTimeoutMs });
   metadataRoute(app, { clients, issuer });
   jwksRoute(app, keys);
   healthRoutes(app, store);

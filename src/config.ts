@@ -34,6 +34,10 @@ export interface Config {
   requestTimeoutMs: number;
   /** Lifetime of authorization codes (RFC 6749 §4.1.2 recommends at most 10 minutes). */
   codeTtlSeconds: number;
+  /** The revocation stream: a comment this often keeps proxies from closing idle streams. */
+  streamHeartbeatMs: number;
+  /** The revocation stream's listeners per instance; beyond, 503. */
+  streamMaxListeners: number;
 }
 
 export class ConfigError extends Error {}
@@ -158,5 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminHost: env.TESSERA_ADMIN_HOST || '127.0.0.1',
     requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT', 10, 1, 300) * 1000,
     codeTtlSeconds: integer(env, 'TESSERA_CODE_TTL', 60, 1, 600),
+    streamHeartbeatMs: integer(env, 'TESSERA_STREAM_HEARTBEAT', 15, 1, 300) * 1000,
+    streamMaxListeners: integer(env, 'TESSERA_STREAM_MAX_LISTENERS', 1000, 1, 100_000),
   };
 }

@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client): requests by route and status, latency, tokens issued.
 // One registry per app, so that several apps in one process (tests) keep their own counts.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -21,6 +21,17 @@ export class Metrics {
     name: 'tessera_tokens_issued_total',
     help: 'Access tokens issued by grant type and format',
     labelNames: ['grant', 'format'] as const,
+    registers: [this.registry],
+  });
+
+  readonly streamListeners = new Gauge({
+    name: 'tessera_revocation_stream_listeners',
+    help: 'Listeners connected to the revocation stream on this instance',
+    registers: [this.registry],
+  });
+  readonly slowListenersCut = new Counter({
+    name: 'tessera_revocation_stream_cut_off_total',
+    help: 'Revocation stream listeners cut off for not reading',
     registers: [this.registry],
   });
 

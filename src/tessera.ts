@@ -3,6 +3,8 @@
 // here and hand each part only what it uses; nothing below this file imports it.
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { ClientAssertions } from './domain/client-assertions.js';
+import { ClientKeys } from './domain/client-keys.js';
 import { ClientSecrets } from './domain/client-secrets.js';
 import { Clients } from './domain/clients.js';
 import { Users } from './domain/users.js';
@@ -18,6 +20,7 @@ import { KeyRing } from './tokens/keys.js';
 import { TokenLifecycle } from './tokens/lifecycle.js';
 import { TokenMinter } from './tokens/minter.js';
 import { Revocation } from './tokens/revocation.js';
+import { RevocationStream } from './tokens/revocation-stream.js';
 
 export interface OpenOptions {
   /** Follow other instances' changes and prune in the background (a server does; the CLI not). */
@@ -27,16 +30,29 @@ export interface OpenOptions {
   cacheSizes?: CacheSizes;
 }
 
+/**
+ * A task nobody awaits has failed. An unreachable database is one warning line (every task fails
+ * alike until it is back, by itself); anything else is logged with its stack.
+ */
+function reportFailure(log: Logger, error: unknown, task: string): void {
+  const outage = databaseOutage(error);
+  if (outage) log.warn({ code: outage.code }, `${task}: database unavailable: ${outage.message}`);
+  else log.error({ err: error }, `${task} failed`);
+}
+
 export class Tessera {
   readonly users: Users;
   readonly clients: Clients;
   readonly tokens: TokenLifecycle;
   readonly inspector: TokenInspector;
   readonly revocation: Revocation;
+  readonly revocationStream: RevocationStream;
   /** What the grant handlers (src/oauth/grants/) may use. */
   readonly grantServices: GrantServices;
   private pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Clients' keys for private_key_jwt, those fetched from a jwks_uri held a while: dropped when the client changes. */
+  private readonly clientKeys = new ClientKeys();
 
   private constructor(
     readonly config: Config,
@@ -54,10 +70,16 @@ export class Tessera {
       cache.clients,
       secrets,
       GRANTS.map((grant) => ({ name: grant.name, ...grant.rules })),
+      new ClientAssertions((id) => this.clients.find(id), this.clientKeys, store.assertions, config.issuer),
     );
     this.tokens = new TokenLifecycle(store.tokens, store.codes, new TokenMinter(keys, config.issuer), log, config.codeTtlSeconds);
     this.inspector = new TokenInspector(cache, store.tokens, keys, config.issuer);
     this.revocation = new Revocation(store.tokens, keys, config.issuer);
+    this.revocationStream = new RevocationStream(store.revocations, {
+      heartbeatMs: config.streamHeartbeatMs,
+      maxListeners: config.streamMaxListeners,
+      onError: (error) => reportFailure(log, error, 'revocation stream'),
+    });
     this.grantServices = { tokens: this.tokens, users: this.users };
   }
 
@@ -67,13 +89,7 @@ export class Tessera {
       const applied = await applyMigrations(config.databaseUrl);
       if (applied.length > 0) log.info({ migrations: applied }, 'database schema upgraded');
     }
-    // An unreachable database is one warning line (every task fails alike until it is back, by
-    // itself); anything else is logged with its stack.
-    const onError = (error: unknown, task = 'background task') => {
-      const outage = databaseOutage(error);
-      if (outage) log.warn({ code: outage.code }, `${task}: database unavailable: ${outage.message}`);
-      else log.error({ err: error }, `${task} failed`);
-    };
+    const onError = (error: unknown, task = 'background task') => reportFailure(log, error, task);
     const store = await Store.open(config, onError);
     for (const warning of store.warnings) log.warn(warning);
     try {
@@ -104,11 +120,17 @@ export class Tessera {
       onChange: (change) => {
         this.cache.apply(change);
         if (change.kind === 'keys') keysChanged();
-        if (change.kind === 'client') this.clients.changed();
+        if (change.kind === 'client') {
+          this.clients.changed();
+          this.clientKeys.forget(change.subject);
+        }
+        if (change.kind === 'revocation') this.revocationStream.revocationsCommitted();
       },
       onReset: () => {
+        this.revocationStream.revocationsCommitted();
         keysChanged();
         this.clients.changed();
+        this.clientKeys.clear();
         this.cache.reset().catch((error: unknown) => onError(error, 'cache reset'));
       },
     });
@@ -143,6 +165,7 @@ export class Tessera {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.pruneTimer);
+    this.revocationStream.close();
     await this.store.close();
   }
 }

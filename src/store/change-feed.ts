@@ -9,6 +9,7 @@
 import type { Prisma } from '../generated/sqlite/client.ts';
 import type { Change, ChangeListener } from './changes.js';
 import type { Db, DialectModule, FeedOptions } from './dialect.js';
+import type { RevocationFact } from './revocations.js';
 
 export class ChangeFeed {
   private listener: ChangeListener | undefined;
@@ -24,10 +25,13 @@ export class ChangeFeed {
    * Runs a change's writes and records the change in one transaction, then applies it to this
    * instance's caches at once.
    */
-  async commit(writes: Prisma.PrismaPromise<unknown>[], changes: Change[]): Promise<void> {
-    const rows = this.db.changeEvent.createMany({ data: changes.map((c) => ({ kind: c.kind, subject: c.subject })) });
-    await this.db.$transaction([...writes, rows, ...this.dialect.announce(this.db, changes)]);
-    for (const change of changes) this.listener?.onChange(change);
+  async commit(writes: Prisma.PrismaPromise<unknown>[], changes: Change[], revoked: RevocationFact[] = []): Promise<void> {
+    // What a change revokes goes to the revocation log, in the same transaction, for the stream.
+    const announced = revoked.length > 0 ? [...changes, { kind: 'revocation' as const, subject: '' }] : changes;
+    const log = revoked.length > 0 ? [...this.dialect.orderRevocations(this.db), this.db.revocation.createMany({ data: revoked })] : [];
+    const rows = this.db.changeEvent.createMany({ data: announced.map((c) => ({ kind: c.kind, subject: c.subject })) });
+    await this.db.$transaction([...log, ...writes, rows, ...this.dialect.announce(this.db, announced)]);
+    for (const change of announced) this.listener?.onChange(change);
   }
 
   async subscribe(listener: ChangeListener): Promise<void> {

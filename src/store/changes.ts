@@ -1,6 +1,7 @@
 // The changes that instances sharing a database announce to each other (see change-feed.ts).
 
-export type ChangeKind = 'user' | 'client' | 'grant' | 'access' | 'jwt' | 'keys';
+// 'revocation': new rows in the revocation log (src/store/revocations.ts) for the stream to send.
+export type ChangeKind = 'user' | 'client' | 'grant' | 'access' | 'jwt' | 'keys' | 'revocation';
 
 export interface Change {
   kind: ChangeKind;
@@ -13,7 +14,7 @@ export interface ChangeListener {
   onReset(): void;
 }
 
-const KINDS = new Set<string>(['user', 'client', 'grant', 'access', 'jwt', 'keys']);
+const KINDS = new Set<string>(['user', 'client', 'grant', 'access', 'jwt', 'keys', 'revocation']);
 
 /** A change read back from the database or a notification; null for a kind this version does not know. */
 export function decodeChange(kind: string, subject: string): Change | null {

@@ -38,6 +38,11 @@ export interface DialectModule {
   migrationAdapter(databaseUrl: string): SqlMigrationAwareDriverAdapterFactory;
   /** Statements that announce the changes, run in the same transaction as the changes themselves. */
   announce(db: Db, changes: Change[]): Prisma.PrismaPromise<unknown>[];
+  /**
+   * A statement run first in every transaction that writes the revocation log, so that its rows
+   * commit in id order: the stream reads "id > last sent" and must never see a later id first.
+   */
+  orderRevocations(db: Db): Prisma.PrismaPromise<unknown>[];
   /** Delivers changes committed by other processes from now on; resolves to a function that stops it. */
   follow(db: Db, listener: ChangeListener, options: FeedOptions): Promise<() => Promise<void>>;
 }

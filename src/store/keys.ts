@@ -2,6 +2,7 @@
 import type { SigningKeyRecord } from '../records.js';
 import type { Db } from './dialect.js';
 import type { ChangeFeed } from './change-feed.js';
+import { accessTokensEndBy } from './revocations.js';
 
 export class KeyStore {
   constructor(
@@ -28,6 +29,7 @@ export class KeyStore {
     await this.feed.commit(
       [this.db.signingKey.updateMany({ where: published, data: { retiredAt: now, publishUntil: now } })],
       [{ kind: 'keys', subject: kid }],
+      [{ kid, at: now, exp: await accessTokensEndBy(this.db, now) }],
     );
     return true;
   }

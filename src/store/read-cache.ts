@@ -118,6 +118,8 @@ export class ReadCache {
       }
       case 'keys':
         return; // the composition root (src/tessera.ts) reloads the keys and drops verified JWTs
+      case 'revocation':
+        return; // for the revocation stream; what it revokes arrives as its own change
     }
   }
 

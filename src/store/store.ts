@@ -1,6 +1,7 @@
 // Everything Tessera keeps, behind one object: the only door to the database. Consumers are
 // handed the sub-store they use (users, clients, tokens, …), not this object.
 import type { Config } from '../config.js';
+import { AssertionStore } from './assertions.js';
 import { ChangeFeed } from './change-feed.js';
 import { ClientStore } from './clients.js';
 import { CodeStore } from './codes.js';
@@ -9,6 +10,7 @@ import { dialectFor } from './dialects/index.js';
 import { databaseOutage, type Outage } from './errors.js';
 import { KeyStore } from './keys.js';
 import { pruneExpired, type PruneCounts } from './prune.js';
+import { RevocationLog } from './revocations.js';
 import { ThrottleStore } from './throttle.js';
 import { TokenStore } from './tokens.js';
 import { UserStore } from './users.js';
@@ -20,6 +22,8 @@ export class Store {
   readonly keys: KeyStore;
   readonly codes: CodeStore;
   readonly throttle: ThrottleStore;
+  readonly assertions: AssertionStore;
+  readonly revocations: RevocationLog;
   readonly feed: ChangeFeed;
   /**
    * Whether an error means the database cannot be reached now (and what it says, for one log
@@ -39,6 +43,8 @@ export class Store {
     this.keys = new KeyStore(db, feed);
     this.codes = new CodeStore(db);
     this.throttle = new ThrottleStore(db);
+    this.assertions = new AssertionStore(db);
+    this.revocations = new RevocationLog(db);
   }
 
   static async open(config: Pick<Config, 'databaseUrl' | 'changePollMs'>, onError: (e: unknown) => void): Promise<Store> {

@@ -6,6 +6,7 @@ import type { ChangeFeed } from './change-feed.js';
 import type { Db } from './dialect.js';
 import { retryingConflicts } from './errors.js';
 import { GroupCommit } from './group-commit.js';
+import { accessTokensEndBy } from './revocations.js';
 import type { GrantStart, HotPath, Rotation } from './hot-path.js';
 
 /**
@@ -108,17 +109,24 @@ export class TokenStore {
    * family alive): it is run again, on fresh statements.
    */
   async revokeGrant(grantId: string): Promise<void> {
+    const at = new Date();
+    const exp = await accessTokensEndBy(this.db, at, { grantsIssued: { some: { id: grantId } } });
     await retryingConflicts(() =>
-      this.feed.commit(revokeTokensWhere(this.db, new Date(), { grant: { id: grantId }, access: { grantId } }), [
-        { kind: 'grant', subject: grantId },
-      ]),
+      this.feed.commit(
+        revokeTokensWhere(this.db, at, { grant: { id: grantId }, access: { grantId } }),
+        [{ kind: 'grant', subject: grantId }],
+        [{ sid: grantId, at, exp }],
+      ),
     );
   }
 
-  async revokeAccessToken(digest: string): Promise<void> {
+  /** `jti` names the token on the revocation stream (an opaque token's is derived from its digest). */
+  async revokeAccessToken(digest: string, announced: { jti: string; expiresAt: Date }): Promise<void> {
+    const at = new Date();
     await this.feed.commit(
-      [this.db.accessToken.updateMany({ where: { digest, revokedAt: null }, data: { revokedAt: new Date() } })],
+      [this.db.accessToken.updateMany({ where: { digest, revokedAt: null }, data: { revokedAt: at } })],
       [{ kind: 'access', subject: digest }],
+      [{ jti: announced.jti, at, exp: announced.expiresAt }],
     );
   }
 
@@ -126,6 +134,7 @@ export class TokenStore {
     await this.feed.commit(
       [this.db.revokedJwt.upsert({ where: { jti }, create: { jti, expiresAt }, update: {} })],
       [{ kind: 'jwt', subject: `${jti} ${expiresAt.getTime()}` }],
+      [{ jti, at: new Date(), exp: expiresAt }],
     );
   }
 

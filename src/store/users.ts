@@ -3,6 +3,7 @@ import type { UserRecord } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Db } from './dialect.js';
 import { retryingConflicts, translated } from './errors.js';
+import { accessTokensEndBy } from './revocations.js';
 import { revokeTokensWhere } from './tokens.js';
 
 export class UserStore {
@@ -53,6 +54,7 @@ export class UserStore {
    */
   private async endEverything(id: string, change: { active?: boolean; passwordHash?: string }): Promise<void> {
     const now = new Date();
+    const revoked = [{ sub: id, at: now, exp: await accessTokensEndBy(this.db, now) }];
     // Retried on a deadlock with a concurrent rotation (see revokeTokensWhere), like revokeGrant.
     await retryingConflicts(() =>
       translated(
@@ -63,6 +65,7 @@ export class UserStore {
             this.db.authorizationCode.deleteMany({ where: { userId: id, consumedAt: null } }),
           ],
           [{ kind: 'user', subject: id }],
+          revoked,
         ),
       ),
     );
@@ -70,6 +73,13 @@ export class UserStore {
 
   /** Deletes the user and, by cascade, everything issued to them. */
   async delete(id: string): Promise<void> {
-    await translated(this.feed.commit([this.db.user.delete({ where: { id } })], [{ kind: 'user', subject: id }]));
+    const at = new Date();
+    await translated(
+      this.feed.commit(
+        [this.db.user.delete({ where: { id } })],
+        [{ kind: 'user', subject: id }],
+        [{ sub: id, at, exp: await accessTokensEndBy(this.db, at) }],
+      ),
+    );
   }
 }

@@ -10,7 +10,7 @@ import { verifyAccessToken, type AccessTokenClaims } from './jwt.js';
 import type { KeyRing } from './keys.js';
 import { refreshTokenState } from './lifecycle.js';
 import { audienceOf } from './minter.js';
-import { opaqueKind, tokenDigest } from './opaque.js';
+import { opaqueJti, opaqueKind, tokenDigest } from './opaque.js';
 
 export interface ActiveToken {
   tokenType: 'access_token' | 'refresh_token';
@@ -35,8 +35,6 @@ interface Subject {
 }
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
-/** A non-secret identifier of an opaque token: part of its digest. */
-const opaqueJti = (digest: string) => digest.slice(0, 32);
 
 export class TokenInspector {
   /**

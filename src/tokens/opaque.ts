@@ -33,3 +33,8 @@ export function opaqueKind(token: string): OpaqueKind | null {
 export function tokenDigest(token: string): string {
   return hash('sha256', token, 'hex');
 }
+
+/** A non-secret identifier of an opaque token (its `jti` at introspection and on the revocation stream). */
+export function opaqueJti(digest: string): string {
+  return digest.slice(0, 32);
+}

@@ -4,7 +4,7 @@
 import type { TokenStore } from '../store/tokens.js';
 import { verifyAccessToken } from './jwt.js';
 import type { KeyRing } from './keys.js';
-import { opaqueKind, tokenDigest } from './opaque.js';
+import { opaqueJti, opaqueKind, tokenDigest } from './opaque.js';
 
 export type RevokeOutcome = 'revoked' | 'not-found';
 
@@ -29,7 +29,7 @@ export class Revocation {
         const digest = tokenDigest(token);
         const record = await this.tokens.findAccessToken(digest);
         if (!record || !owns(record.clientId)) return 'not-found';
-        await this.tokens.revokeAccessToken(digest);
+        await this.tokens.revokeAccessToken(digest, { jti: opaqueJti(digest), expiresAt: record.expiresAt });
         return 'revoked';
       }
       case 'code':

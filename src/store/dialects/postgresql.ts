@@ -12,6 +12,8 @@ import type { Database, Db, DialectModule } from '../dialect.js';
 import { findRefreshSql, refreshRecordFrom, refreshRow, successorRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
 import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, column, quote, valuesOf, type Kind, type Table } from '../sql.js';
 
+/** The advisory lock key that orders revocation log writes (any constant no other code uses). */
+const REVOCATION_LOCK = 0x7e55e4a;
 const CHANNEL = 'tessera_changes';
 
 /** A timestamp(3) column holds UTC without a zone, as Prisma writes it. */
@@ -266,6 +268,8 @@ export const postgresql: DialectModule = {
   migrationAdapter: (databaseUrl) => new PrismaPg(pgPoolConfig(databaseUrl)),
   // PostgreSQL delivers a notification at commit, to every instance that LISTENs.
   announce: (db, changes) => changes.map((c) => db.$executeRaw`SELECT pg_notify(${CHANNEL}, ${`${c.kind}:${c.subject}`})`),
+  // Held until commit: a sequence hands out ids at insert, so without it a later id could commit first.
+  orderRevocations: (db) => [db.$executeRaw`SELECT pg_advisory_xact_lock(${REVOCATION_LOCK})`],
 
   /**
    * A lost LISTEN connection means notifications may have been missed: it is re-established with

@@ -162,6 +162,8 @@ export const sqlite: DialectModule = {
   migrationAdapter: adapterFactory,
   // Other processes poll the ChangeEvent rows; there is nothing more to send.
   announce: () => [],
+  // One writer at a time: ids commit in order already.
+  orderRevocations: () => [],
 
   /** With a single writer, row ids commit in order, so reading "id > last seen" misses nothing. */
   async follow(db, listener, { pollMs, onError }) {

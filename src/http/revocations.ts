@@ -1,0 +1,87 @@
+// GET /revocations — the revocation stream as Server-Sent Events (src/tokens/revocation-stream.ts),
+// for a confidential client allowed to introspect. GET authenticates with HTTP Basic; POST takes any
+// client authentication in a form body as well (a private_key_jwt client's assertion does not
+// belong in a URL). The response is written to the socket directly: it never ends by itself.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clients } from '../domain/clients.js';
+import type { Metrics } from '../metrics.js';
+import { OAuthError } from '../oauth/errors.js';
+import type { RevocationStream, StreamConnection } from '../tokens/revocation-stream.js';
+import { authenticateClient, CLIENT_AUTH_PARAMETERS } from './client-auth.js';
+import { bodyParams } from './params.js';
+
+/** Unsent bytes past which a listener is sent nothing more until it has read them. */
+const HIGH_WATER_BYTES = 64 * 1024;
+/** How soon a listener reconnects after a drop (the SSE `retry` field). */
+const RETRY_MS = 1000;
+
+export interface RevocationsServices {
+  clients: Pick<Clients, 'authenticate'>;
+  stream: RevocationStream;
+  metrics: Pick<Metrics, 'streamListeners' | 'slowListenersCut'>;
+  requestTimeoutMs: number;
+}
+
+export function revocationsRoute(app: FastifyInstance, { clients, stream, metrics, requestTimeoutMs }: RevocationsServices): void {
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const params = bodyParams(request, CLIENT_AUTH_PARAMETERS);
+    const client = await authenticateClient(clients, request, params);
+    if (!client.canIntrospect)
+      throw new OAuthError('unauthorized_client', 'Unauthorized client: the revocation stream is for clients allowed to introspect', 403);
+    const listener = stream.admit();
+    const lastEventId = request.headers['last-event-id'];
+
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      // A stream ends only when the server closes (or cuts it off): then the socket goes too,
+      // rather than lingering as an idle keep-alive connection that holds up the shutdown.
+      Connection: 'close',
+      // Proxies that buffer responses (nginx) would hold the events back.
+      'X-Accel-Buffering': 'no',
+    });
+    raw.write(`retry: ${RETRY_MS}\n\n`);
+    // A listener that has not read what it was sent within the request timeout is cut off: it
+    // resumes with Last-Event-ID when it reconnects, and a stalled peer holds no more than a page.
+    let stalled: NodeJS.Timeout | undefined;
+    const connection: StreamConnection = {
+      write(frame) {
+        raw.write(frame);
+        if (raw.writableLength >= HIGH_WATER_BYTES && !stalled)
+          stalled = setTimeout(() => {
+            metrics.slowListenersCut.inc();
+            raw.destroy();
+          }, requestTimeoutMs);
+      },
+      writable: () => !raw.destroyed && raw.writableLength < HIGH_WATER_BYTES,
+      end: () => raw.end(),
+    };
+    raw.on('drain', () => {
+      clearTimeout(stalled);
+      stalled = undefined;
+      stream.revocationsCommitted();
+    });
+    metrics.streamListeners.inc();
+    raw.on('close', () => {
+      clearTimeout(stalled);
+      stream.leave(listener);
+      metrics.streamListeners.dec();
+    });
+    try {
+      await stream.start(listener, connection, typeof lastEventId === 'string' ? lastEventId : undefined);
+    } catch (error) {
+      // The 200 has gone: the listener reconnects and resumes.
+      request.log.warn({ err: error }, 'revocation stream: could not start a listener');
+      raw.destroy();
+    }
+  };
+  app.get('/revocations', handler);
+  app.post('/revocations', handler);
+  // Streams never end by themselves: closing the app ends them, and listeners go elsewhere.
+  app.addHook('preClose', (done) => {
+    stream.close();
+    done();
+  });
+}
