@@ -15,7 +15,16 @@ export function createLogger(level: string, target: 'stdout' | 'cli' = 'stdout')
     {
       level,
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'password', 'client_secret', 'token', 'refresh_token', 'access_token'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'password',
+          'client_secret',
+          'client_assertion',
+          'token',
+          'refresh_token',
+          'access_token',
+        ],
         censor: '[redacted]',
       },
     },

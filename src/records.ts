@@ -1,5 +1,6 @@
 // The records Tessera keeps, as every layer sees them. Types only: the store produces them, the
 // domain, token and HTTP layers read them, and none of those need to import the store for that.
+import type { JSONWebKeySet } from 'jose';
 
 export interface UserRecord {
   id: string;
@@ -18,7 +19,7 @@ export type TokenFormat = 'opaque' | 'jwt';
 export interface ClientRecord {
   id: string;
   name: string;
-  /** Keyed digest of the secret; null for a public client. */
+  /** Keyed digest of the secret; null for a public client and for one with keys (`jwks`, `jwksUri`). */
   secretDigest: string | null;
   grants: string[];
   scopes: string[];
@@ -33,6 +34,12 @@ export interface ClientRecord {
   audience: string | null;
   canIntrospect: boolean;
   browser: boolean;
+  /**
+   * RFC 7523 private_key_jwt: the client's public keys, registered inline or fetched from
+   * `jwksUri` (at most one of the two). A client with keys has no secret.
+   */
+  jwks: JSONWebKeySet | null;
+  jwksUri: string | null;
   createdAt: Date;
 }
 

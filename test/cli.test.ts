@@ -1,38 +1,11 @@
 // The admin command, run as a user runs it: `node bin/tessera.js …` in a child process.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startTessera, testDatabase, testConfig, post, basic } from './helpers/harness.ts';
+import { bin, cli, failsClearly } from './helpers/cli.ts';
 import { buildApp } from '../src/app.ts';
 import { createLogger } from '../src/logger.ts';
 import { Tessera } from '../src/tessera.ts';
-
-const bin = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(env: Record<string, string>, args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdin.end(input ?? '');
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A failure: non-zero status, one clear line, no stack, nothing on stdout. */
-function failsClearly(t: Test, run: Run, message: RegExp) {
-  t.equal(run.code, 1, `exit 1: ${run.stderr.trim()}`);
-  t.match(run.stderr, message);
-  t.notMatch(run.stderr, /\n\s+at |node_modules|\.ts:\d+/, 'no stack trace');
-}
 
 /** Independent failing commands, run side by side to keep the suite quick. */
 async function allFailClearly(t: Test, env: Record<string, string>, cases: [string[], RegExp, string?][]) {

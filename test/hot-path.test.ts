@@ -38,6 +38,8 @@ t.test('hot-path statements agree with Prisma', async (t) => {
     audience: null,
     canIntrospect: false,
     browser: false,
+    jwks: null,
+    jwksUri: null,
   });
   await store.users.create({ id: 'user-1', username: 'u', email: null, passwordHash: 'x' });
   const access = (grantId: string | null, expiresAt = at(300_000)): NewAccessToken => ({

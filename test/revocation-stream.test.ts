@@ -19,15 +19,18 @@ interface Revoked {
 
 const data = (event: SseEvent) => JSON.parse(event.data) as Revoked;
 
-async function listening(running: Running): Promise<string> {
+async function listening(t: Test, running: Running): Promise<string> {
   await running.app.listen({ port: 0, host: '127.0.0.1' });
+  // Before the app closes (teardowns run last first): fetch keeps idle connections open for as long
+  // as the server's Keep-Alive allows, which would hold up every test's end.
+  t.teardown(() => running.app.server.closeAllConnections());
   return `http://127.0.0.1:${(running.app.server.address() as AddressInfo).port}`;
 }
 
 /** A server with a client allowed to listen, one JWT client and one opaque client with users. */
 async function setUp(t: Test, env: Record<string, string> = {}, running?: Running) {
   const server = running ?? (await startTessera(t, { env }));
-  const url = await listening(server);
+  const url = await listening(t, server);
   const listener = await registerClient(server.tessera, { name: 'resource server', introspect: true });
   const jwt = await registerClient(server.tessera, { tokenFormat: 'jwt', grants: ['password', 'client_credentials'], accessTtl: 600 });
   const opaque = await registerClient(server.tessera, { grants: ['password'] });
@@ -199,7 +202,7 @@ t.test('replay, resume with Last-Event-ID (also after a restart), reset', async 
   // Another instance on the same database, after this one is gone: the ids are the database's.
   await first.server.app.close();
   const second = await startTessera(t, { db: first.server.db });
-  const secondUrl = await listening(second);
+  const secondUrl = await listening(t, second);
   const later = await revokeJwt(second.app);
   const afterRestart = await listen(secondUrl, listener, { 'last-event-id': synced.id! });
   await afterRestart.next((e) => e.event === 'synced');
@@ -226,7 +229,7 @@ t.test('replay, resume with Last-Event-ID (also after a restart), reset', async 
 t.test('two instances: a revocation on one reaches a listener on the other within a second', async (t) => {
   const a = await setUp(t);
   const b = await startTessera(t, { db: a.server.db });
-  const bUrl = await listening(b);
+  const bUrl = await listening(t, b);
   const stream = await listen(bUrl, a.listener);
   await stream.next((e) => e.event === 'synced');
   for (let i = 0; i < 3; i++) {

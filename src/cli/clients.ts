@@ -1,18 +1,31 @@
 // tessera client …
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { ClientRegistration } from '../domain/clients.js';
+import { isPublicClient, type ClientRegistration } from '../domain/clients.js';
+import { AdminError } from '../domain/errors.js';
 import { GRANTS } from '../oauth/grants/index.js';
 import { describe, output, publicClient, seconds, table, withTessera, type GlobalOptions } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
 
 /** The options of `client create`: the registration's fields, some under their flag's name. */
-type CreateOptions = Omit<ClientRegistration, 'grants' | 'scopes' | 'redirectUris' | 'origins'> & {
+type CreateOptions = Omit<ClientRegistration, 'grants' | 'scopes' | 'redirectUris' | 'origins' | 'jwks'> & {
   grant?: string[];
   scope?: string[];
   redirectUri?: string[];
   origin?: string[];
+  /** A file holding the JWK Set. */
+  jwks?: string;
 };
+
+/** The JWK Set file's text; the registration checks what it holds. */
+function readJwksFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new AdminError(`--jwks: cannot read "${file}" (${String((error as { code?: unknown }).code ?? error)})`);
+  }
+}
 
 export function clientCommands(program: Command, globals: () => GlobalOptions): void {
   const client = program.command('client').description('manage OAuth clients');
@@ -37,10 +50,18 @@ export function clientCommands(program: Command, globals: () => GlobalOptions): 
     )
     .option('--introspect', "allowed to introspect other clients' tokens")
     .option('--browser', 'browser client: refresh token in an HttpOnly cookie')
-    .action(async ({ grant, scope, redirectUri, origin, ...fields }: CreateOptions) => {
-      const { client: created, secret } = await withTessera((t) =>
-        t.clients.register({ ...fields, grants: grant, scopes: scope, redirectUris: redirectUri, origins: origin }),
-      );
+    .option('--jwks <file>', 'its public keys, a JWK Set in a file: it authenticates with private_key_jwt, without a secret')
+    .option('--jwks-uri <url>', 'where it publishes its JWK Set (instead of --jwks)')
+    .action(async ({ grant, scope, redirectUri, origin, jwks, ...fields }: CreateOptions) => {
+      const registration = {
+        ...fields,
+        grants: grant,
+        scopes: scope,
+        redirectUris: redirectUri,
+        origins: origin,
+        jwks: jwks === undefined ? undefined : readJwksFile(jwks),
+      };
+      const { client: created, secret } = await withTessera((t) => t.clients.register(registration));
       const shown = { ...publicClient(created), ...(secret ? { client_secret: secret } : {}) };
       output(globals(), shown, () =>
         [
@@ -60,7 +81,7 @@ export function clientCommands(program: Command, globals: () => GlobalOptions): 
           ? 'no clients'
           : table([
               ['CLIENT_ID', 'NAME', 'TYPE', 'GRANTS', 'FORMAT'],
-              ...clients.map((c) => [c.id, c.name, c.secretDigest === null ? 'public' : 'confidential', c.grants.join(','), c.tokenFormat]),
+              ...clients.map((c) => [c.id, c.name, isPublicClient(c) ? 'public' : 'confidential', c.grants.join(','), c.tokenFormat]),
             ]),
       );
     });

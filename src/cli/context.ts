@@ -5,6 +5,7 @@ import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config.js';
 import { AdminError } from '../domain/errors.js';
 import { createLogger } from '../logger.js';
+import { authMethod, isPublicClient } from '../domain/clients.js';
 import type { ClientRecord, UserRecord } from '../records.js';
 import { Tessera } from '../tessera.js';
 
@@ -58,7 +59,8 @@ export function publicClient(client: ClientRecord) {
   return {
     client_id: client.id,
     name: client.name,
-    type: client.secretDigest === null ? 'public' : 'confidential',
+    type: isPublicClient(client) ? 'public' : 'confidential',
+    token_endpoint_auth_method: authMethod(client),
     grants: client.grants,
     scopes: client.scopes,
     token_format: client.tokenFormat,
@@ -70,6 +72,9 @@ export function publicClient(client: ClientRecord) {
     origins: client.origins,
     introspect: client.canIntrospect,
     browser: client.browser,
+    jwks_uri: client.jwksUri,
+    // How many keys it registered with --jwks: the keys themselves are long and public anyway.
+    jwks_keys: client.jwks?.keys.length ?? null,
     created_at: client.createdAt.toISOString(),
   };
 }

@@ -1,10 +1,13 @@
 // OAuth clients: registration with its rules, and authentication on every request.
 import { randomBytes } from 'node:crypto';
+import type { JSONWebKeySet } from 'jose';
 import { isLoopbackHost } from '../config.js';
 import type { ClientRecord, TokenFormat } from '../records.js';
 import type { ClientStore } from '../store/clients.js';
 import type { LoadingCache } from '../store/read-cache.js';
 import { AdminError } from './errors.js';
+import type { AssertionCheck, ClientAssertions } from './client-assertions.js';
+import { checkJwksUri, ClientKeysError, parseJwkSet } from './client-keys.js';
 import type { ClientSecrets } from './client-secrets.js';
 import { isScopeToken } from './scopes.js';
 
@@ -41,6 +44,38 @@ export interface ClientRegistration {
   origins?: string[];
   introspect?: boolean;
   browser?: boolean;
+  /** A JWK Set as JSON text (what `--jwks FILE` holds): the client authenticates with private_key_jwt. */
+  jwks?: string;
+  /** Where the client publishes its JWK Set, instead of `jwks`. */
+  jwksUri?: string;
+}
+
+/** How a client proves who it is: a secret, an assertion (RFC 7523), or a client_id alone. */
+export type ClientCredentials = { clientId: string; secret?: string } | ({ assertion: string } & AssertionCheck);
+
+/** A public client has neither a secret nor keys: it cannot prove who it is. */
+export function isPublicClient(client: ClientRecord): boolean {
+  return client.secretDigest === null && client.jwks === null && client.jwksUri === null;
+}
+
+/** The client's token_endpoint_auth_method (RFC 7591 §2). */
+export function authMethod(client: ClientRecord): 'client_secret_basic' | 'private_key_jwt' | 'none' {
+  if (client.secretDigest !== null) return 'client_secret_basic';
+  return isPublicClient(client) ? 'none' : 'private_key_jwt';
+}
+
+/** The keys of a registration, checked; null when it has none. */
+function registeredKeys(input: ClientRegistration): { jwks: JSONWebKeySet | null; jwksUri: string | null } {
+  if (input.jwks !== undefined && input.jwksUri !== undefined) throw new AdminError('give --jwks or --jwks-uri, not both');
+  if (input.public === true && (input.jwks !== undefined || input.jwksUri !== undefined))
+    throw new AdminError('a public client has no keys: --jwks and --jwks-uri make a confidential client');
+  try {
+    if (input.jwksUri !== undefined) checkJwksUri(input.jwksUri);
+    return { jwks: input.jwks === undefined ? null : parseJwkSet(input.jwks), jwksUri: input.jwksUri ?? null };
+  } catch (error) {
+    if (error instanceof ClientKeysError) throw new AdminError(`${input.jwks === undefined ? '--jwks-uri' : '--jwks'}: ${error.message}`);
+    throw error;
+  }
 }
 
 function checkRedirectUri(uri: string): void {
@@ -95,15 +130,20 @@ export class Clients {
     private readonly cached: LoadingCache<ClientRecord | null>,
     private readonly secrets: ClientSecrets,
     grants: readonly GrantRules[],
+    private readonly assertions: Pick<ClientAssertions, 'authenticate'>,
   ) {
     this.grantRules = new Map(grants.map((grant) => [grant.name, grant]));
   }
 
-  /** Registers a client; the secret (confidential clients) is returned here and never again. */
+  /**
+   * Registers a client; the secret (confidential clients without keys) is returned here and never
+   * again. A client registered with keys gets no secret: it authenticates by assertion only.
+   */
   async register(input: ClientRegistration): Promise<{ client: ClientRecord; secret: string | null }> {
     const name = input.name.trim();
     if (name.length === 0 || name.length > 200) throw new AdminError('--name must be 1 to 200 characters');
     const isPublic = input.public === true;
+    const keys = registeredKeys(input);
     const grants = [...new Set(input.grants?.length ? input.grants : [isPublic ? 'authorization_code' : 'client_credentials'])];
     const rules = grants.map((grant) => {
       const found = this.grantRules.get(grant);
@@ -128,7 +168,7 @@ export class Clients {
     if (input.audience !== undefined && (input.audience.length === 0 || input.audience.length > 500 || /\s/.test(input.audience))) {
       throw new AdminError('--audience must be 1 to 500 characters without spaces');
     }
-    const generated = isPublic ? null : this.secrets.generate();
+    const generated = isPublic || keys.jwks !== null || keys.jwksUri !== null ? null : this.secrets.generate();
     const client = await this.store.create({
       id: newClientId(),
       name,
@@ -144,20 +184,24 @@ export class Clients {
       audience: input.audience ?? null,
       canIntrospect: input.introspect === true,
       browser: input.browser === true,
+      ...keys,
     });
     return { client, secret: generated?.secret ?? null };
   }
 
   /**
-   * The client these credentials authenticate, or null. A confidential client must present its
-   * secret; a public client must present none. The comparison is constant-time.
+   * The client these credentials authenticate, or null. A client with a secret must present it
+   * (compared in constant time), a client with keys an assertion, and a public client nothing.
+   * An assertion that fails throws a ClientAssertionError saying why.
    */
-  async authenticate(clientId: string, secret: string | undefined): Promise<ClientRecord | null> {
+  async authenticate(credentials: ClientCredentials): Promise<ClientRecord | null> {
+    if ('assertion' in credentials) return this.assertions.authenticate(credentials.assertion, credentials);
+    const { clientId, secret } = credentials;
     if (clientId.length > MAX_CLIENT_ID_LENGTH || (secret !== undefined && secret.length > MAX_SECRET_LENGTH)) return null;
     const client = await this.cached.get(clientId);
     if (!client) return null;
-    if (client.secretDigest === null) return secret === undefined ? client : null;
-    return secret !== undefined && this.secrets.matches(secret, client.secretDigest) ? client : null;
+    if (isPublicClient(client)) return secret === undefined ? client : null;
+    return secret !== undefined && client.secretDigest !== null && this.secrets.matches(secret, client.secretDigest) ? client : null;
   }
 
   /** The client, read through the cache (the hot paths); null when there is none. */
@@ -206,7 +250,10 @@ export class Clients {
 
   async rotateSecret(id: string): Promise<string> {
     const client = await this.get(id);
-    if (client.secretDigest === null) throw new AdminError('a public client has no secret');
+    if (client.secretDigest === null)
+      throw new AdminError(
+        isPublicClient(client) ? 'a public client has no secret' : 'this client has keys, not a secret (private_key_jwt)',
+      );
     const { secret, digest } = this.secrets.generate();
     await this.store.setSecretDigest(client.id, digest);
     return secret;

@@ -7,6 +7,11 @@ import { MALFORMED } from './form.js';
 
 /** Longer than any token, code or secret this server issues; a guard against oversize fields. */
 export const MAX_PARAM_LENGTH = 4096;
+/**
+ * Bounded by their own rules rather than MAX_PARAM_LENGTH (and by the body limit): a client
+ * assertion may be longer, and one too long is invalid_client (RFC 7521 §4.2.1), not a bad request.
+ */
+const OWN_LIMIT = new Set(['client_assertion']);
 
 export type Params<P extends string> = Partial<Record<P, string>>;
 
@@ -25,7 +30,8 @@ export function allParams(source: unknown): Record<string, string> {
   for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
     if (Array.isArray(value)) throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is repeated`);
     if (typeof value !== 'string') throw new InvalidRequestError(`Invalid request: parameter \`${name}\` must be a string`);
-    if (value.length > MAX_PARAM_LENGTH) throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is too long`);
+    if (value.length > MAX_PARAM_LENGTH && !OWN_LIMIT.has(name))
+      throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is too long`);
     // Nothing legitimate carries NUL, and PostgreSQL refuses it in text: stop it here.
     if (value.includes('\0') || name.includes('\0')) throw new InvalidRequestError('Invalid request: a parameter holds a NUL character');
     // A lone UTF-16 surrogate (JSON's "\ud800") is not a character: no valid text holds one.

@@ -4,6 +4,7 @@
 // belong in a URL). The response is written to the socket directly: it never ends by itself.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clients } from '../domain/clients.js';
+import { UnavailableError } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { RevocationStream, StreamConnection } from '../tokens/revocation-stream.js';
@@ -29,6 +30,7 @@ export function revocationsRoute(app: FastifyInstance, { clients, stream, metric
     if (!client.canIntrospect)
       throw new OAuthError('unauthorized_client', 'Unauthorized client: the revocation stream is for clients allowed to introspect', 403);
     const listener = stream.admit();
+    if (!listener) throw new UnavailableError('Temporarily unavailable: this instance has as many stream listeners as it serves', 5);
     const lastEventId = request.headers['last-event-id'];
 
     reply.hijack();
@@ -58,6 +60,8 @@ export function revocationsRoute(app: FastifyInstance, { clients, stream, metric
       writable: () => !raw.destroyed && raw.writableLength < HIGH_WATER_BYTES,
       end: () => raw.end(),
     };
+    // A listener sends nothing after its request: its end of the connection closing means it has gone.
+    raw.socket?.once('end', () => raw.destroy());
     raw.on('drain', () => {
       clearTimeout(stalled);
       stalled = undefined;

@@ -1,8 +1,10 @@
 // Registered OAuth clients.
+import type { JSONWebKeySet } from 'jose';
 import type { ClientRecord } from '../records.js';
 import type { Db } from './dialect.js';
 import { translated } from './errors.js';
 import type { ChangeFeed } from './change-feed.js';
+import { accessTokensEndBy } from './revocations.js';
 
 type ClientRow = Awaited<ReturnType<Db['client']['findUniqueOrThrow']>>;
 
@@ -16,6 +18,8 @@ function fromRow(row: ClientRow): ClientRecord {
     redirectUris: list(row.redirectUris),
     origins: list(row.origins),
     tokenFormat: row.tokenFormat === 'jwt' ? 'jwt' : 'opaque',
+    // Validated when registered (src/domain/client-keys.ts), stored as the JSON text of the set.
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JSONWebKeySet),
   };
 }
 
@@ -34,6 +38,7 @@ export class ClientStore {
       scopes: client.scopes.join(' '),
       redirectUris: client.redirectUris.join(' '),
       origins: client.origins.join(' '),
+      jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
     };
     await translated(this.feed.commit([this.db.client.create({ data })], [{ kind: 'client', subject: client.id }]));
     return record;
@@ -56,7 +61,11 @@ export class ClientStore {
 
   /** Deletes the client and, by cascade, every token and code issued to it. */
   async delete(id: string): Promise<void> {
-    await translated(this.feed.commit([this.db.client.delete({ where: { id } })], [{ kind: 'client', subject: id }]));
+    const at = new Date();
+    const exp = await accessTokensEndBy(this.db, at, { id });
+    await translated(
+      this.feed.commit([this.db.client.delete({ where: { id } })], [{ kind: 'client', subject: id }], [{ clientId: id, at, exp }]),
+    );
   }
 
   /** The longest access token lifetime any client has: how long a retired key must stay published. */

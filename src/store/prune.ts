@@ -1,14 +1,24 @@
 // Removes rows nothing needs any more, in small batches so that no long transaction blocks the
 // token endpoints: expired tokens, codes and grants, grants revoked long ago, old change events,
-// and signing keys past their publication.
+// signing keys past their publication, and used client assertions past their expiry.
 import type { Db } from './dialect.js';
 
 const BATCH = 500;
 const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;
 const CHANGE_EVENT_RETENTION_MS = 3600_000;
+const REVOCATION_RETENTION_MS = 3600_000;
 
 export type PruneCounts = Record<
-  'accessTokens' | 'refreshTokens' | 'grants' | 'revokedJwts' | 'codes' | 'changeEvents' | 'signingKeys' | 'loginThrottles',
+  | 'accessTokens'
+  | 'refreshTokens'
+  | 'grants'
+  | 'revokedJwts'
+  | 'revocations'
+  | 'codes'
+  | 'changeEvents'
+  | 'signingKeys'
+  | 'loginThrottles'
+  | 'usedAssertions',
   number
 >;
 
@@ -51,10 +61,15 @@ export async function pruneExpired(db: Db, now: Date, max = Number.MAX_SAFE_INTE
       max,
     ),
     revokedJwts: (await db.revokedJwt.deleteMany({ where: { expiresAt: { lt: now } } })).count,
+    // Kept a while past their end, so that a stream listener back from a short absence resumes
+    // where it left off rather than being told to start over (see src/tokens/revocation-stream.ts).
+    revocations: (await db.revocation.deleteMany({ where: { exp: { lt: new Date(now.getTime() - REVOCATION_RETENTION_MS) } } })).count,
     codes: (await db.authorizationCode.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - 3600_000) } } })).count,
     changeEvents: (await db.changeEvent.deleteMany({ where: { createdAt: { lt: new Date(now.getTime() - CHANGE_EVENT_RETENTION_MS) } } }))
       .count,
     signingKeys: (await db.signingKey.deleteMany({ where: { publishUntil: { lt: now } } })).count,
     loginThrottles: (await db.loginThrottle.deleteMany({ where: { windowStart: { lt: new Date(now.getTime() - 24 * 3600_000) } } })).count,
+    // An expired assertion is refused for its exp alone: its jti need not be remembered any more.
+    usedAssertions: (await db.usedAssertion.deleteMany({ where: { expiresAt: { lt: now } } })).count,
   };
 }

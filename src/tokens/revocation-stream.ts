@@ -6,7 +6,6 @@
 // every instance: a listener resumes with Last-Event-ID on whichever instance it reaches. One read
 // of the log per batch of revocations serves every listener of this instance that keeps up; each
 // listener is only written to, never waited for (the HTTP layer cuts off one that stops reading).
-import { UnavailableError } from '../domain/errors.js';
 import type { RevocationEntry, RevocationLog } from '../store/revocations.js';
 
 /** Where a listener's frames go. */
@@ -76,11 +75,9 @@ export class RevocationStream {
     return this.admitted.size;
   }
 
-  /** Admits one more listener, or refuses (503) when this instance serves as many as it may. */
-  admit(): Listener {
-    if (this.closed) throw new UnavailableError('Temporarily unavailable: the server is shutting down', 1);
-    if (this.admitted.size >= this.options.maxListeners)
-      throw new UnavailableError('Temporarily unavailable: too many revocation stream listeners on this instance', 5);
+  /** Admits one more listener; null when this instance serves as many as it may, or is closing. */
+  admit(): Listener | null {
+    if (this.closed || this.admitted.size >= this.options.maxListeners) return null;
     const listener: Listener = { connection: null, cursor: 0, syncAt: null };
     this.admitted.add(listener);
     this.heartbeat ??= setInterval(() => this.broadcast(': heartbeat\n\n'), this.options.heartbeatMs).unref();
