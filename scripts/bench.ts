@@ -25,6 +25,8 @@ import { createLogger } from '../src/logger.js';
 import { pgPoolConfig } from '../src/store/dialects/postgresql.js';
 import { Tessera } from '../src/tessera.js';
 import { ACCESS_TOKEN_PREFIX, newOpaqueToken, tokenDigest } from '../src/tokens/opaque.js';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { deliveryDelays, kitRates, openListeners } from './bench-services.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -84,6 +86,10 @@ async function seed(env: NodeJS.ProcessEnv) {
   const jwtCc = await core.clients.register({ name: 'bench jwt', tokenFormat: 'jwt', accessTtl: 3600 });
   const pw = await core.clients.register({ name: 'bench password', grants: ['password'] });
   await core.users.create('bench', undefined, PASSWORD);
+  // The JWT client again, authenticating with private_key_jwt (RFC 7523) instead of a secret.
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' }] });
+  const keyCc = { ...(await core.clients.register({ name: 'bench key', tokenFormat: 'jwt', accessTtl: 3600, jwks })), privateKey };
 
   /** `count` more live opaque access tokens in the table, stored directly. */
   const storeMoreTokens = async (count: number) => {
@@ -101,7 +107,7 @@ async function seed(env: NodeJS.ProcessEnv) {
       await core.store.tokens.saveAccessTokens(batch);
     }
   };
-  return { introspector, opaqueCc, jwtCc, pw, storeMoreTokens, close: () => core.close() };
+  return { introspector, opaqueCc, jwtCc, pw, keyCc, storeMoreTokens, close: () => core.close() };
 }
 
 // ── End of seeding ──────────────────────────────────────────────────────────────────────────────
@@ -442,7 +448,9 @@ async function main() {
       LOG_LEVEL: 'warn',
     };
     const seeded = await seed(env);
-    const { introspector, opaqueCc, jwtCc, pw } = seeded;
+    const { introspector, opaqueCc, jwtCc, pw, keyCc } = seeded;
+    const url = `http://127.0.0.1:${port}`;
+    const issuer = `http://localhost:${port}`;
 
     // --profile DIR: the server writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
     const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -507,9 +515,42 @@ async function main() {
 
     const introspectWork: Work = { path: '/introspect', headers: introspectAuth, bodies: opaqueTokens.map((t) => form({ token: t })) };
     const introspect = await add('introspect opaque (1 000 tokens)', introspectWork, base.rps, '>= 0.5, p99 <= 5 ms');
-    await add('verify JWT', { path: '/token/verify', headers: FORM, bodies: jwts.map((t) => form({ token: t })) }, base.rps, '>= 0.5');
+    const verifyWork: Work = { path: '/token/verify', headers: FORM, bodies: jwts.map((t) => form({ token: t })) };
+    const verifyJwt = await add('verify JWT', verifyWork, base.rps, '>= 0.5');
+    if (verifyJwt) {
+      const audience = { ...verifyWork, bodies: jwts.map((t) => form({ token: t, audience: issuer })) };
+      await add('verify JWT, with audience', audience, verifyJwt.rps, '>= 0.95 of verify JWT');
+    }
+    const notes: string[] = [];
+    if (verifyJwt && wanted('stream')) {
+      // 100 listeners on the revocation stream, idle while /token/verify is loaded, then 20
+      // revocations each timed from the /revoke request to every listener's event.
+      const listenerCredentials = { id: introspector.client.id, secret: introspector.secret! };
+      const listeners = await openListeners(url, listenerCredentials, 100);
+      const idle = await measure(generator, port, server, verifyWork);
+      const doomed = (await many(20, () => token(jwtCc, { grant_type: 'client_credentials' }))).map((t) => t.access_token);
+      const delivery = await deliveryDelays(url, { id: jwtCc.client.id, secret: jwtCc.secret! }, doomed, listeners);
+      for (const listener of listeners) listener.close();
+      const after = await measure(generator, port, server, verifyWork);
+      const without = (verifyJwt.rps + after.rps) / 2;
+      rows.push({
+        name: 'verify JWT, 100 idle stream listeners',
+        ...idle,
+        ratio: `${(idle.rps / without).toFixed(2)} of without`,
+        target: '>= 0.95 of without',
+      });
+      notes.push(
+        `Revocation stream: ${delivery.samples} deliveries (20 revocations, each to 100 listeners), from the /revoke request to the event: p50 ${delivery.p50} ms, p99 ${delivery.p99} ms, max ${delivery.max} ms (target: within 1 000 ms). "without" is the mean of verify JWT before the listeners connected (${verifyJwt.rps.toFixed(0)} req/s) and after they left (${after.rps.toFixed(0)} req/s).`,
+      );
+    }
+    if (wanted('kit')) {
+      const kit = await kitRates(issuer, { id: introspector.client.id, secret: introspector.secret! }, jwts, Math.max(2, duration / 2));
+      notes.push(
+        `@tessera/verify in this process, the same key: jose.jwtVerify ${kit.jose.toFixed(0)}/s; the kit's verify() of a JWT it has verified before ${kit.seen.toFixed(0)}/s = ${(kit.seen / kit.jose).toFixed(1)}× jose (target >= 20×), of a JWT new to it ${kit.fresh.toFixed(0)}/s = ${(kit.fresh / kit.jose).toFixed(2)}× jose (target >= 0.9×).`,
+      );
+    }
     const cc = [form({ grant_type: 'client_credentials' })];
-    await add(
+    const ccJwt = await add(
       'client_credentials, JWT',
       { path: '/token', headers: { ...FORM, authorization: basic(jwtCc.client.id, jwtCc.secret!) }, bodies: cc },
       base.rps,
@@ -521,6 +562,44 @@ async function main() {
       base.rps,
       '>= 0.15',
     );
+
+    if (ccJwt && wanted('private_key_jwt')) {
+      // Each request carries an assertion of its own (a jti is accepted once), signed beforehand so
+      // that the load generator only sends them: as many as the secret-based case reached, which
+      // this one cannot outrun, for the warm-up and for the measured run.
+      const enough = (seconds: number) => Math.ceil(ccJwt.rps * seconds) + 2000;
+      const assertions = async (count: number) =>
+        Promise.all(
+          Array.from({ length: count }, async () =>
+            form({
+              grant_type: 'client_credentials',
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: await new SignJWT({})
+                .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
+                .setIssuer(keyCc.client.id)
+                .setSubject(keyCc.client.id)
+                .setAudience(issuer)
+                .setJti(randomBytes(12).toString('base64url'))
+                .setIssuedAt()
+                .setExpirationTime('4m')
+                .sign(keyCc.privateKey),
+            }),
+          ),
+        );
+      await generator.run(port, server, { path: '/token', headers: FORM, bodies: await assertions(enough(warmup)) }, warmup);
+      const keyed = await generator.run(
+        port,
+        server,
+        { path: '/token', headers: FORM, bodies: await assertions(enough(duration)) },
+        duration,
+      );
+      rows.push({
+        name: 'client_credentials, JWT, private_key_jwt',
+        ...keyed,
+        ratio: `${(keyed.rps / ccJwt.rps).toFixed(2)} of client_secret_basic`,
+        target: '>= 0.5 of client_secret_basic',
+      });
+    }
 
     // Rotating refresh: a pool of live refresh tokens; each request takes one, and its answer's
     // new refresh token goes back in. Every token is used exactly once.
@@ -584,7 +663,7 @@ async function main() {
     const baselines = `${compared.map(({ generator: g, load }) => `with ${g.name}: ${load.rps.toFixed(0)} req/s (gen CPU ${pct(load.genCpu)}, server CPU ${pct(load.serverCpu)})`).join('; ')}`;
     const memory = `Server RSS: ${rssBigTable.toFixed(0)} MB after introspection with ${bigTable.toLocaleString('en')} more tokens stored (target <= 256 MB); ${rssAfterAll.toFixed(0)} MB after every case, the password grant's Argon2id (19 MiB per hash, 4 at once) included.`;
     const kept = `Kept for every case: ${generator.name}${hasWrk ? `, the higher of ${WRK_THREADS.map((t) => `-t${t}`).join(' and ')}` : ` (${noWrk})`}.`;
-    const report = `${heading}\n\n${machine}\n\nbaseline ${baselines}. ${kept}\n\n${table}\n\n${cpuNote}\n\n${memory}\n`;
+    const report = `${heading}\n\n${machine}\n\nbaseline ${baselines}. ${kept}\n\n${table}\n\n${cpuNote}\n\n${[...notes, memory].join('\n\n')}\n`;
     console.log(`\n${report}`);
     if (flag('write')) {
       const path = join(root, 'bench/RESULTS.md');

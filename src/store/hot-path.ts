@@ -40,6 +40,16 @@ export interface HotPath {
    */
   rotate(rotations: Rotation[], now: Date): Promise<boolean[]>;
   findRefreshToken(digest: string): Promise<RefreshTokenRecord | null>;
+  /**
+   * Records client assertions as used, in one transaction; answers the keys recorded now, and not
+   * those recorded before (replays). The keys must be distinct.
+   */
+  recordAssertions(used: UsedAssertion[]): Promise<Set<string>>;
+}
+
+export interface UsedAssertion {
+  key: string;
+  expiresAt: Date;
 }
 
 /** A refresh token's row as the INSERT of REFRESH_TOKEN.insert wants it. */

@@ -49,6 +49,12 @@ export const ACCESS_TOKEN = {
   insert: ['digest', 'clientId', 'userId', 'grantId', 'scope', 'issuedAt', 'expiresAt'],
 } as const satisfies TableOf<Prisma.AccessTokenModel>;
 
+export const USED_ASSERTION = {
+  name: 'UsedAssertion',
+  columns: { key: 'text', expiresAt: 'date' },
+  insert: ['key', 'expiresAt'],
+} as const satisfies TableOf<Prisma.UsedAssertionModel>;
+
 export const REFRESH_TOKEN = {
   name: 'RefreshToken',
   columns: {

@@ -43,7 +43,7 @@ export class Store {
     this.keys = new KeyStore(db, feed);
     this.codes = new CodeStore(db);
     this.throttle = new ThrottleStore(db);
-    this.assertions = new AssertionStore(db);
+    this.assertions = new AssertionStore(database.hotPath);
     this.revocations = new RevocationLog(db);
   }
 

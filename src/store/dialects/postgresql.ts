@@ -9,8 +9,17 @@ import { ConfigError } from '../../config.js';
 import type { NewAccessToken } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, Db, DialectModule } from '../dialect.js';
-import { findRefreshSql, refreshRecordFrom, refreshRow, successorRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
-import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, column, quote, valuesOf, type Kind, type Table } from '../sql.js';
+import {
+  findRefreshSql,
+  refreshRecordFrom,
+  refreshRow,
+  successorRow,
+  type GrantStart,
+  type HotPath,
+  type Rotation,
+  type UsedAssertion,
+} from '../hot-path.js';
+import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, USED_ASSERTION, column, quote, valuesOf, type Kind, type Table } from '../sql.js';
 
 /** The advisory lock key that orders revocation log writes (any constant no other code uses). */
 const REVOCATION_LOCK = 0x7e55e4a;
@@ -139,6 +148,10 @@ const g = column(GRANT);
 
 const INSERT_ACCESS = insertAccessFrom(unnestFrom('i', columnGroups(ACCESS)));
 
+// The primary key decides a replay: of two transactions inserting one key, the second waits for
+// the first and then does nothing, so it does not return the key.
+const RECORD_ASSERTIONS = `${insertFrom(USED_ASSERTION, '', unnestFrom('i', columnGroups({ table: USED_ASSERTION, prefix: '' })))} ON CONFLICT DO NOTHING RETURNING "key"`;
+
 // One row per start; foreign keys are checked at the end of the statement, when the grants exist.
 const START_GRANTS = `
   WITH input AS (SELECT * FROM ${unnestFrom('i', columnGroups({ table: GRANT, prefix: 'g_' }, REFRESH, ACCESS))}),
@@ -237,6 +250,15 @@ class PostgresHotPath implements HotPath {
     });
     const won = new Set(result.rows.map((row) => row.used));
     return rotations.map((rotation) => won.has(rotation.usedDigest));
+  }
+
+  async recordAssertions(used: UsedAssertion[]): Promise<Set<string>> {
+    const result = await this.pool.query<{ key: string }>({
+      name: 'tessera_record_assertions',
+      text: RECORD_ASSERTIONS,
+      values: columnArrays(USED_ASSERTION, used),
+    });
+    return new Set(result.rows.map((row) => row.key));
   }
 
   async findRefreshToken(digest: string) {

@@ -10,8 +10,17 @@ import { PrismaClient } from '../../generated/sqlite/client.ts';
 import type { NewAccessToken } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, DialectModule } from '../dialect.js';
-import { findRefreshSql, refreshRecordFrom, refreshRow, successorRow, type GrantStart, type HotPath, type Rotation } from '../hot-path.js';
-import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, column, quote, valuesOf, type Table } from '../sql.js';
+import {
+  findRefreshSql,
+  refreshRecordFrom,
+  refreshRow,
+  successorRow,
+  type GrantStart,
+  type HotPath,
+  type Rotation,
+  type UsedAssertion,
+} from '../hot-path.js';
+import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, USED_ASSERTION, column, quote, valuesOf, type Table } from '../sql.js';
 
 /** How Prisma's SQLite adapter stores a DateTime (its default "iso8601" format). */
 const stored = (date: Date) => date.toISOString().replace('Z', '+00:00');
@@ -53,9 +62,11 @@ class SqliteHotPath implements HotPath {
   private readonly extendGrant: BetterSqlite3.Statement;
   private readonly insertGrant: BetterSqlite3.Statement;
   private readonly findRefresh: BetterSqlite3.Statement<[string], Record<string, unknown>>;
+  private readonly insertAssertion: BetterSqlite3.Statement;
   readonly insertAccessTokens: (tokens: NewAccessToken[]) => Promise<void>;
   readonly startGrants: (starts: GrantStart[], now: Date) => Promise<void>;
   readonly rotate: (rotations: Rotation[], now: Date) => Promise<boolean[]>;
+  readonly recordAssertions: (used: UsedAssertion[]) => Promise<Set<string>>;
 
   constructor(private readonly connection: BetterSqlite3.Database) {
     this.insertAccess = connection.prepare(insertSql(ACCESS_TOKEN));
@@ -68,6 +79,7 @@ class SqliteHotPath implements HotPath {
       `UPDATE ${quote(GRANT.name)} SET ${g('expiresAt')} = ? WHERE ${g('id')} = ? AND ${g('expiresAt')} < ?`,
     );
     this.findRefresh = connection.prepare<[string], Record<string, unknown>>(findRefreshSql('?'));
+    this.insertAssertion = connection.prepare(`${insertSql(USED_ASSERTION)} ON CONFLICT DO NOTHING`);
 
     this.insertAccessTokens = this.batchWriter((tokens: NewAccessToken[]) => {
       for (const token of tokens) this.insertAccessRow(token);
@@ -76,6 +88,10 @@ class SqliteHotPath implements HotPath {
       for (const start of starts) this.startOne(start, now);
     });
     this.rotate = this.batchWriter((rotations: Rotation[], now: Date) => rotations.map((rotation) => this.rotateOne(rotation, now)));
+    this.recordAssertions = this.batchWriter(
+      (used: UsedAssertion[]) =>
+        new Set(used.filter((row) => this.insertAssertion.run(valuesOf(USED_ASSERTION, row, stored)).changes === 1).map((row) => row.key)),
+    );
   }
 
   /**
