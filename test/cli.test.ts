@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { startTessera, testDatabase, testConfig, post, basic } from './helpers/harness.ts';
-import { bin, cli, failsClearly } from './helpers/cli.ts';
+import { bin, cli, cliEnv, failsClearly } from './helpers/cli.ts';
 import { buildApp } from '../src/app.ts';
 import { createLogger } from '../src/logger.ts';
 import { Tessera } from '../src/tessera.ts';
@@ -15,12 +15,7 @@ async function allFailClearly(t: Test, env: Record<string, string>, cases: [stri
 
 t.test('the tessera command', async (t) => {
   const db = await testDatabase(t);
-  const env = {
-    DATABASE_URL: db.url,
-    TESSERA_DATA_DIR: db.dataDir,
-    TESSERA_SECRET: 'cli-test-secret-cli-test-secret-0123456',
-    TESSERA_ISSUER: 'http://localhost:3000',
-  };
+  const env = cliEnv(db, 'cli-test-secret-cli-test-secret-0123456');
   const json = async (args: string[], input?: string) => {
     const run = await cli(env, ['--json', ...args], input);
     // The failure's name carries what the command said: CI shows the names of failing tests.

@@ -23,7 +23,7 @@ import { AdminError } from '../src/domain/errors.ts';
 import { buildApp } from '../src/app.ts';
 import { createLogger } from '../src/logger.ts';
 import { Tessera } from '../src/tessera.ts';
-import { cli, failsClearly } from './helpers/cli.ts';
+import { cli, cliEnv, failsClearly } from './helpers/cli.ts';
 import { basic, ISSUER, post, registerClient, registerUser, startTessera, testConfig, testDatabase } from './helpers/harness.ts';
 import { freePort } from './helpers/server-process.ts';
 
@@ -472,12 +472,7 @@ t.test('discovery lists private_key_jwt and its algorithms', async (t) => {
 
 t.test('tessera client create --jwks / --jwks-uri', async (t) => {
   const db = await testDatabase(t);
-  const env = {
-    DATABASE_URL: db.url,
-    TESSERA_DATA_DIR: db.dataDir,
-    TESSERA_SECRET: 'pkjwt-test-secret-pkjwt-test-secret-0123',
-    TESSERA_ISSUER: ISSUER,
-  };
+  const env = cliEnv(db, 'pkjwt-test-secret-pkjwt-test-secret-0123');
   const signer = await newSigner('EdDSA');
   const file = (name: string, content: string) => {
     const path = join(db.dataDir, name);

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { ISSUER, type TestDatabase } from './harness.ts';
 
 export const bin = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 
@@ -10,6 +11,11 @@ export interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** The environment the command needs to find a test database (and the secret a server on it shares). */
+export function cliEnv(db: TestDatabase, secret: string) {
+  return { DATABASE_URL: db.url, TESSERA_DATA_DIR: db.dataDir, TESSERA_SECRET: secret, TESSERA_ISSUER: ISSUER };
 }
 
 export function cli(env: Record<string, string>, args: string[], input?: string): Promise<Run> {
