@@ -8,7 +8,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['src/generated/', 'dist/', 'node_modules/', 'data/', 'scratch/', '.tap/']),
+  globalIgnores(['src/generated/', 'dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'scratch/', '.tap/']),
   {
     files: ['**/*.{ts,mts,cts,js,mjs,cjs}'],
     extends: [js.configs.recommended, tseslint.configs.recommended],

@@ -8,17 +8,30 @@
 // Most cases go through app.inject (Fastify's real parsers, no socket); a smaller part writes raw
 // bytes to a real socket for what inject cannot express (bytes in the request line and headers,
 // Content-Length and chunked framing).
+// Client authentication by signed assertion (RFC 7523 private_key_jwt) has properties of its own:
+// hostile client_assertion_type and client_assertion values (random text, NUL, lone surrogates,
+// sizes around the 8 KiB assertion limit and past the 16 KiB body limit, JWT-shaped garbage, and
+// assertions signed with real keys then broken one way or another) at every endpoint that
+// authenticates clients, alone and beside Basic credentials or client_secret. So does the
+// revocation stream (GET and POST /revocations), over a socket since an accepted stream never ends:
+// hostile credentials, bodies and Last-Event-ID headers; a few of its cases are also a table.
 // What must hold: never a 5xx; every JSON error is exactly {error, error_description} with an RFC
 // code; no answer shows anything from inside (stack traces, file names, SQL, Prisma); malformed
-// input is refused, never accepted; and the server still serves afterwards.
+// input is refused, never accepted; an assertion that authenticates nobody is 400 invalid_request
+// or 401 invalid_client, and with a second method 400 invalid_request; a stream starts with
+// `reset` when it cannot resume, then sends what is in force and `synced`; and the server still
+// serves afterwards, private_key_jwt included.
 // The seed is fixed so that a run is repeatable, and printed; FUZZ_SEED=n runs other cases. A
 // failure prints the generated case and the concrete request and answer.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { ISSUER, registerClient, registerUser, startTessera } from './helpers/harness.ts';
+import { BODY_LIMIT } from '../src/app.ts';
+import type { Tessera } from '../src/tessera.ts';
+import { basic, ISSUER, registerClient, registerUser, startTessera } from './helpers/harness.ts';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20_260_101;
 const REDIRECT = 'https://app.example.com/callback';
@@ -523,21 +536,22 @@ const base64url = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null
 const char = (min: number, max: number) => fc.integer({ min, max }).map((c) => String.fromCharCode(c));
 const latin1 = (maxLength: number) => fc.string({ unit: char(0, 255), maxLength });
 
+const hostileChar = fc.oneof(
+  char(0, 31),
+  fc.constant('\x7f'),
+  char(0xd800, 0xdfff), // lone surrogates
+  fc.constantFrom(...'%+&=;,:"\'\\<>#?/ é😀', '\u2028', '\uFEFF', '\uFFFD'),
+);
+const junk: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ maxLength: 24 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
+  { weight: 3, arbitrary: fc.string({ unit: hostileChar, maxLength: 12 }) },
+  { weight: 3, arbitrary: fc.constantFrom(...DICTIONARY) },
+  { weight: 1, arbitrary: fc.integer({ min: 4090, max: 4100 }).map((n) => 'a'.repeat(n)) },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 4097, max: 20_000 }), hostileChar).map(([n, c]) => c.repeat(n)) },
+);
+
 function generators(clients: readonly FuzzClient[], kid: string) {
-  const hostileChar = fc.oneof(
-    char(0, 31),
-    fc.constant('\x7f'),
-    char(0xd800, 0xdfff), // lone surrogates
-    fc.constantFrom(...'%+&=;,:"\'\\<>#?/ é😀', '\u2028', '\uFEFF', '\uFFFD'),
-  );
-  const junk: fc.Arbitrary<string> = fc.oneof(
-    { weight: 4, arbitrary: fc.string({ maxLength: 24 }) },
-    { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
-    { weight: 3, arbitrary: fc.string({ unit: hostileChar, maxLength: 12 }) },
-    { weight: 3, arbitrary: fc.constantFrom(...DICTIONARY) },
-    { weight: 1, arbitrary: fc.integer({ min: 4090, max: 4100 }).map((n) => 'a'.repeat(n)) },
-    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 4097, max: 20_000 }), hostileChar).map(([n, c]) => c.repeat(n)) },
-  );
   const jwtHeader = fc.oneof(
     fc.constantFrom<object>(
       { alg: 'none', typ: 'at+jwt', kid },
@@ -1259,6 +1273,991 @@ function parseAnswers(data: Buffer, head: boolean): Answer[] | string {
   return answers;
 }
 
+// ── Client assertions (RFC 7523 private_key_jwt) and the revocation stream ──────────────────────
+
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** The endpoints that authenticate clients and answer at once (the stream's answer never ends: it goes over a socket). */
+const CLIENT_AUTH_PATHS = ['/token', '/token/refresh', '/introspect', '/revoke'];
+/** Extra parameters never take these names: they would change who authenticates. */
+const CLIENT_AUTH_NAMES = new Set(['client_id', 'client_secret', 'client_assertion_type', 'client_assertion']);
+const EXTRA_NAMES = PARAM_NAMES.filter((name) => !CLIENT_AUTH_NAMES.has(name));
+
+/** Clients an assertion may name: with inline keys, with several keys and no kid, at a jwks_uri, at a broken jwks_uri, without keys, public, unknown. */
+const NAMED = ['keyed', 'multi', 'uri', 'broken', 'service', 'spa', 'unknown'] as const;
+type Named = (typeof NAMED)[number];
+/** The keys the cases sign with, and the client each signs as unless told otherwise: its owner (the stranger's key is nobody's, and has the kid of one of keyed's). */
+const SIGNS_AS = {
+  'keyed-es': 'keyed',
+  'keyed-ed': 'keyed',
+  'multi-es': 'multi',
+  'multi-rs': 'multi',
+  'uri-es': 'uri',
+  stranger: 'keyed',
+} as const satisfies Record<string, Named>;
+type SignerName = keyof typeof SIGNS_AS;
+
+/** Ways to break an assertion signed with a real key: each must be refused. */
+const BREAKAGES = [
+  'signed by a key that is not the client’s',
+  'alg none',
+  'alg none, signature kept',
+  'alg HS256 keyed with the public key',
+  'alg of another key type',
+  'alg missing',
+  'alg ES512',
+  'kid unknown',
+  'kid a number',
+  'kid NUL',
+  'kid 300 characters',
+  'the signer’s own jwk in the header',
+  'crit unknown',
+  'b64 false',
+  'iss and sub another client',
+  'sub another client',
+  'iss and sub with NUL',
+  'iss and sub with a lone surrogate',
+  'iss and sub 10 KB',
+  'sub missing',
+  'aud missing',
+  'aud elsewhere',
+  'aud another endpoint',
+  'exp missing',
+  'exp a string',
+  'exp an hour ahead',
+  'exp 1e300',
+  'exp past',
+  'exp null',
+  'nbf an hour ahead',
+  'iat an hour ahead',
+  'iat a string',
+  'jti missing',
+  'jti a number',
+  'jti an object',
+  'jti empty',
+  'jti 300 characters',
+  'jti 10 KB',
+  'signature changed',
+  'signature cut',
+  'signature of other claims',
+  'claims changed after signing',
+  'four parts',
+] as const;
+/** Odd but well-formed assertions: signed by the client's own key, they may be accepted. */
+const ODDITIES = [
+  'valid',
+  'valid, aud a list',
+  'typ odd',
+  'jku in the header',
+  'jti with NUL',
+  'jti with a lone surrogate',
+  'jti emoji',
+  'exp fractional',
+  'signature padded',
+] as const;
+/** The oddities a clean request must be accepted with. */
+const SURELY_VALID = new Set<string>(['valid', 'valid, aud a list']);
+type How = (typeof BREAKAGES)[number] | (typeof ODDITIES)[number];
+
+type AssertionSpec =
+  | { kind: 'text'; text: string }
+  /** JWT-shaped: header and payload texts, encoded (`raw`: as they are), then the rest of the parts as they are. */
+  | { kind: 'jwt'; header: string; payload: string; rest: string[]; encode: 'base64url' | 'base64' | 'raw' }
+  /** Claims about `names` (iss, sub), aud the issuer or the endpoint's URL, signed by `signer`, then changed `how`. */
+  | { kind: 'signed'; signer: SignerName; names: Named; aud: 'issuer' | 'endpoint'; how: How; extra: Record<string, fc.JsonValue> }
+  /** One the server accepted earlier in the run: each assertion is accepted once. */
+  | { kind: 'replay'; pick: number };
+
+/** A second client authentication method beside the assertion. */
+type Second =
+  | { kind: 'basic'; id: string; secret: string }
+  | { kind: 'basic-raw'; header: string }
+  | { kind: 'secret'; id: string | null; secret: string };
+
+interface AssertionCase {
+  path: string;
+  /** null: not sent. */
+  type: string | null;
+  assertion: AssertionSpec | '' | null;
+  /** A client_id beside the assertion; '=' is the id the assertion names. */
+  clientId: string | null;
+  second: Second | null;
+  /** An Authorization header of another scheme (not client authentication). */
+  header: string | null;
+  params: [string, string][];
+  encoding: 'form' | 'json' | 'json-arrays' | 'multipart' | 'typed';
+  /** With 'typed': the parameter that gets `typed`, a JSON value that is not a string. */
+  typedAt: 'client_assertion' | 'client_assertion_type';
+  typed: fc.JsonValue;
+  /** client_assertion sent twice. */
+  twice: boolean;
+  /** A FORM_POISONS entry appended to client_assertion (form encoding). */
+  poison: number | null;
+}
+
+type KeyAlg = 'ES256' | 'RS256' | 'EdDSA';
+interface Signer {
+  alg: KeyAlg;
+  kid?: string;
+  key: KeyObject;
+  /** The public key, as registered. */
+  jwk: Record<string, unknown>;
+}
+
+function newSigner(alg: KeyAlg, kid?: string): Signer {
+  const { publicKey, privateKey } =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'RS256'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : generateKeyPairSync('ed25519');
+  const withKid = kid === undefined ? {} : { kid };
+  return { alg, ...withKid, key: privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), ...withKid } };
+}
+
+/** A JWS signature over any signing input (node:crypto: so that any header, even one jose would refuse to sign, can be signed). */
+function signatureOf(signer: Signer, input: string): string {
+  const data = Buffer.from(input);
+  if (signer.alg === 'EdDSA') return cryptoSign(null, data, signer.key).toString('base64url');
+  if (signer.alg === 'ES256') return cryptoSign('sha256', data, { key: signer.key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  return cryptoSign('sha256', data, signer.key).toString('base64url');
+}
+
+/** What the assertion cases need at run time: the clients' ids, the private keys, and what the server accepted. */
+interface KeyWorld {
+  ids: Record<Named, string>;
+  signers: Record<SignerName, Signer>;
+  accepted: string[];
+  /** The secret a case names '=service': the service client's own. */
+  serviceSecret: string;
+  /** For jti: unique within the run (each run has a database of its own). */
+  counter: number;
+}
+
+const b64json = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
+
+function signedAssertion(spec: Extract<AssertionSpec, { kind: 'signed' }>, world: KeyWorld, path: string): string {
+  const signer = world.signers[spec.signer];
+  const id = world.ids[spec.names];
+  const other = world.ids[spec.names === 'service' ? 'keyed' : 'service'];
+  const now = Math.floor(Date.now() / 1000);
+  const header: Record<string, unknown> = { alg: signer.alg, ...(signer.kid === undefined ? {} : { kid: signer.kid }) };
+  const claims: Record<string, unknown> = {
+    ...spec.extra,
+    iss: id,
+    sub: id,
+    aud: spec.aud === 'issuer' ? ISSUER : `${ISSUER}${path}`,
+    iat: now,
+    exp: now + 60,
+    jti: `fz-${world.counter++}`,
+  };
+  const signed = (h: Record<string, unknown>, c: Record<string, unknown>, by = signer) => {
+    const input = `${b64json(h)}.${b64json(c)}`;
+    return `${input}.${signatureOf(by, input)}`;
+  };
+  const withHeader = (changes: Record<string, unknown>) => signed({ ...header, ...changes }, claims);
+  const withClaims = (changes: Record<string, unknown>) => signed(header, { ...claims, ...changes });
+  const without = (record: Record<string, unknown>, name: string) => Object.fromEntries(Object.entries(record).filter(([k]) => k !== name));
+  const swapPart = (jws: string, at: number, part: string) =>
+    jws
+      .split('.')
+      .map((p, i) => (i === at ? part : p))
+      .join('.');
+  const valid = signed(header, claims);
+  const sig = valid.split('.')[2]!;
+  switch (spec.how) {
+    case 'valid':
+      return valid;
+    case 'valid, aud a list':
+      return withClaims({ aud: ['https://api.example', `${ISSUER}${path}`] });
+    case 'typ odd':
+      return withHeader({ typ: 'at+jwt', cty: 'fz' });
+    case 'jku in the header':
+      return withHeader({ jku: 'http://127.0.0.1:9/jwks.json', x5u: 'http://127.0.0.1:9/x' });
+    case 'jti with NUL':
+      return withClaims({ jti: `${String(claims.jti)}\u0000` });
+    case 'jti with a lone surrogate':
+      return withClaims({ jti: `${String(claims.jti)}\ud800` });
+    case 'jti emoji':
+      return withClaims({ jti: `${String(claims.jti)}😀` });
+    case 'exp fractional':
+      return withClaims({ exp: now + 60.5 });
+    case 'signature padded':
+      return `${valid}==`;
+    case 'signed by a key that is not the client’s':
+      return signed(header, claims, world.signers.stranger);
+    case 'alg none':
+      return `${b64json({ ...header, alg: 'none' })}.${b64json(claims)}.`;
+    case 'alg none, signature kept':
+      return swapPart(valid, 0, b64json({ ...header, alg: 'none' }));
+    case 'alg HS256 keyed with the public key': {
+      const input = `${b64json({ ...header, alg: 'HS256' })}.${b64json(claims)}`;
+      return `${input}.${createHmac('sha256', JSON.stringify(signer.jwk)).update(input).digest('base64url')}`;
+    }
+    case 'alg of another key type':
+      return withHeader({ alg: signer.alg === 'RS256' ? 'ES256' : 'RS256' });
+    case 'alg missing':
+      return signed(without(header, 'alg'), claims);
+    case 'alg ES512':
+      return withHeader({ alg: 'ES512' });
+    case 'kid unknown':
+      return withHeader({ kid: 'fz-no-such-kid' });
+    case 'kid a number':
+      return withHeader({ kid: 7 });
+    case 'kid NUL':
+      return withHeader({ kid: `${signer.kid ?? ''}\u0000` });
+    case 'kid 300 characters':
+      return withHeader({ kid: 'k'.repeat(300) });
+    case 'the signer’s own jwk in the header': {
+      const stranger = world.signers.stranger;
+      return signed({ ...header, alg: stranger.alg, kid: stranger.kid, jwk: stranger.jwk }, claims, stranger);
+    }
+    case 'crit unknown':
+      return withHeader({ crit: ['fz'], fz: 1 });
+    case 'b64 false':
+      return withHeader({ crit: ['b64'], b64: false });
+    case 'iss and sub another client':
+      return withClaims({ iss: other, sub: other });
+    case 'sub another client':
+      return withClaims({ sub: other });
+    case 'iss and sub with NUL':
+      return withClaims({ iss: `${id}\u0000`, sub: `${id}\u0000` });
+    case 'iss and sub with a lone surrogate':
+      return withClaims({ iss: `${id}\ud800`, sub: `${id}\ud800` });
+    case 'iss and sub 10 KB':
+      return withClaims({ iss: 'i'.repeat(10_240), sub: 'i'.repeat(10_240) });
+    case 'sub missing':
+      return signed(header, without(claims, 'sub'));
+    case 'aud missing':
+      return signed(header, without(claims, 'aud'));
+    case 'aud elsewhere':
+      return withClaims({ aud: 'https://evil.example' });
+    case 'aud another endpoint':
+      return withClaims({ aud: `${ISSUER}${path === '/token' ? '/introspect' : '/token'}` });
+    case 'exp missing':
+      return signed(header, without(claims, 'exp'));
+    case 'exp a string':
+      return withClaims({ exp: String(now + 60) });
+    case 'exp an hour ahead':
+      return withClaims({ exp: now + 3600 });
+    case 'exp 1e300':
+      return withClaims({ exp: 1e300 });
+    case 'exp past':
+      return withClaims({ exp: now - 60 });
+    case 'exp null':
+      return withClaims({ exp: null });
+    case 'nbf an hour ahead':
+      return withClaims({ nbf: now + 3600 });
+    case 'iat an hour ahead':
+      return withClaims({ iat: now + 3600 });
+    case 'iat a string':
+      return withClaims({ iat: 'now' });
+    case 'jti missing':
+      return signed(header, without(claims, 'jti'));
+    case 'jti a number':
+      return withClaims({ jti: 12_345 });
+    case 'jti an object':
+      return withClaims({ jti: { id: claims.jti } });
+    case 'jti empty':
+      return withClaims({ jti: '' });
+    case 'jti 300 characters':
+      return withClaims({ jti: 'j'.repeat(300) });
+    case 'jti 10 KB':
+      return withClaims({ jti: 'j'.repeat(10_240) });
+    case 'signature changed':
+      // In the middle: the last character of a signature may carry bits that decoding drops.
+      return swapPart(valid, 2, sig.slice(0, 5) + (sig[5] === 'A' ? 'B' : 'A') + sig.slice(6));
+    case 'signature cut':
+      return swapPart(valid, 2, sig.slice(0, -12));
+    case 'signature of other claims':
+      return swapPart(valid, 2, withClaims({ scope: 'read' }).split('.')[2]!);
+    case 'claims changed after signing':
+      return swapPart(valid, 1, b64json({ ...claims, exp: now + 120 }));
+    case 'four parts':
+      return `${valid}.${sig}`;
+  }
+}
+
+function assertionOf(spec: AssertionSpec, world: KeyWorld, path: string): string {
+  switch (spec.kind) {
+    case 'text':
+      return spec.text;
+    case 'jwt': {
+      const encode = (text: string) => (spec.encode === 'raw' ? text : Buffer.from(text).toString(spec.encode));
+      return [encode(spec.header), encode(spec.payload), ...spec.rest].join('.');
+    }
+    case 'signed':
+      return signedAssertion(spec, world, path);
+    case 'replay':
+      return world.accepted.length === 0 ? 'fz.fz.fz' : world.accepted[spec.pick % world.accepted.length]!;
+  }
+}
+
+/** Odd but well-formed, and signed by a key of the client it names: the server may accept it. */
+const mayAuthenticate = (spec: AssertionSpec | '' | null) =>
+  typeof spec === 'object' &&
+  spec?.kind === 'signed' &&
+  (ODDITIES as readonly string[]).includes(spec.how) &&
+  spec.signer !== 'stranger' &&
+  SIGNS_AS[spec.signer] === spec.names;
+
+/** The parts of an assertion, decoded: an answer may echo them (its alg, say). */
+const decodedParts = (assertion: string) =>
+  assertion
+    .split('.')
+    .slice(0, 3)
+    .map((part) => Buffer.from(part, 'base64url').toString('utf8'))
+    .join('\n');
+
+type Expectation = 'refused' | 'two-methods' | 'anything';
+
+interface BuiltAssertionCase extends Built {
+  assertion: string | null;
+  size: number;
+  expect: Expectation;
+}
+
+function buildAssertionCase(c: AssertionCase, world: KeyWorld): BuiltAssertionCase {
+  const assertion = c.assertion === null || c.assertion === '' ? c.assertion : assertionOf(c.assertion, world, c.path);
+  const named = typeof c.assertion === 'object' && c.assertion?.kind === 'signed' ? world.ids[c.assertion.names] : world.ids.keyed;
+  const secret = (value: string) => (value === '=service' ? world.serviceSecret : value);
+  const pairs: [string, string][] = [];
+  if (c.clientId !== null) pairs.push(['client_id', c.clientId === '=' ? named : c.clientId]);
+  if (c.second?.kind === 'secret') {
+    if (c.second.id !== null && c.clientId === null) pairs.push(['client_id', c.second.id]);
+    pairs.push(['client_secret', secret(c.second.secret)]);
+  }
+  if (c.type !== null) pairs.push(['client_assertion_type', c.type]);
+  if (assertion !== null) pairs.push(['client_assertion', assertion]);
+  if (assertion !== null && c.twice) pairs.push(['client_assertion', assertion]);
+  pairs.push(...c.params);
+
+  const headers: Record<string, string> = {};
+  if (c.second?.kind === 'basic')
+    headers.authorization = `Basic ${Buffer.from(`${formEncode(c.second.id)}:${formEncode(secret(c.second.secret))}`).toString('base64')}`;
+  else if (c.second?.kind === 'basic-raw') headers.authorization = c.second.header;
+  else if (c.header !== null) headers.authorization = c.header;
+
+  let payload: Buffer;
+  if (c.encoding === 'typed') {
+    const body: Record<string, unknown> = Object.fromEntries(pairs);
+    body[c.typedAt] = c.typed;
+    payload = Buffer.from(JSON.stringify(body));
+    headers['content-type'] = 'application/json';
+  } else {
+    const at = pairs.findIndex(([name]) => name === 'client_assertion');
+    const poison: Poison | null = c.poison !== null && c.encoding === 'form' && at >= 0 ? { into: 'value', at, pick: c.poison } : null;
+    payload = encodePairs(pairs, c.encoding, poison);
+    headers['content-type'] = CONTENT_TYPE_OF[c.encoding];
+  }
+  const options: InjectOptions = { method: 'POST', url: c.path, headers, payload };
+  const sent = [payload.toString('latin1'), ...pairs.flat(), JSON.stringify(headers), assertion === null ? '' : decodedParts(assertion)];
+  const expect: Expectation = c.second !== null ? 'two-methods' : mayAuthenticate(c.assertion) ? 'anything' : 'refused';
+  return { options, sent: sent.join('\n'), assertion, size: payload.length, expect };
+}
+
+/** What is wrong with the answer to a client assertion case (beyond problemWith's rules), or null. */
+function assertionProblem(answer: Answer, built: BuiltAssertionCase): string | null {
+  if (built.expect === 'anything') return null;
+  let error: unknown;
+  try {
+    error = (JSON.parse(answer.body) as { error?: unknown }).error;
+  } catch {
+    error = undefined;
+  }
+  const said = `${answer.status} ${String(error ?? answer.body.slice(0, 80))}`;
+  if (built.size > BODY_LIMIT && answer.status === 413 && error === 'invalid_request') return null;
+  if (built.expect === 'two-methods')
+    return answer.status === 400 && error === 'invalid_request'
+      ? null
+      : `a client assertion with a second client authentication method answered ${said}, not 400 invalid_request`;
+  if ((answer.status === 400 && error === 'invalid_request') || (answer.status === 401 && error === 'invalid_client')) return null;
+  return `a client assertion that authenticates nobody answered ${said}, not 400 invalid_request or 401 invalid_client`;
+}
+
+function assertionGenerators(ids: Record<Named, string>) {
+  const realIds = NAMED.map((name) => ids[name]);
+  const nonEmpty = junk.filter((s) => s !== '');
+  const idish = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...realIds) },
+    { weight: 2, arbitrary: junk },
+    { weight: 1, arbitrary: fc.constantFrom(`${ids.keyed}\u0000`, `${ids.keyed}\ud800`, 'x'.repeat(200), '') },
+  );
+  const headerValue: fc.Arbitrary<unknown> = fc.oneof(
+    fc.constantFrom<unknown>(
+      { alg: 'none' },
+      { alg: 'none', typ: 'JWT' },
+      { alg: 'HS256', kid: 'fz-es' },
+      { alg: 'ES256', kid: 'fz-es' },
+      { alg: 'ES256' },
+      { alg: 'RS256' },
+      { alg: 'EdDSA', kid: 'fz-ed' },
+      { alg: 'ES256', kid: 7 },
+      { alg: 'ES256', kid: null },
+      { alg: 'ES256', kid: ['fz-es'] },
+      { alg: 'ES256', kid: '' },
+      { alg: 'ES256', kid: 'fz-es\u0000' },
+      { alg: 'ES256', kid: 'k'.repeat(5000) },
+      { alg: ['ES256'] },
+      { alg: null },
+      { alg: 'es256' },
+      { alg: 'ES256', crit: ['exp'] },
+      { alg: 'ES256', crit: ['b64'], b64: false },
+      { alg: 'ES256', jwk: { kty: 'EC' } },
+      { alg: 'ES256', zip: 'DEF' },
+      { alg: 'RSA-OAEP', enc: 'A256GCM' },
+      {},
+      [],
+      null,
+      'ES256',
+    ),
+    fc.record(
+      {
+        alg: fc.oneof(fc.constantFrom('ES256', 'RS256', 'EdDSA', 'none', 'HS256', 'PS256'), junk),
+        kid: fc.oneof(fc.constantFrom('fz-es', 'fz-ed', 'fz-uri'), junk, fc.integer()),
+        typ: fc.constantFrom('JWT', 'at+jwt', 'jwt'),
+      },
+      { requiredKeys: ['alg'] },
+    ),
+    fc.jsonValue({ maxDepth: 2 }),
+  );
+  const claimsValue: fc.Arbitrary<unknown> = fc.oneof(
+    fc.record(
+      {
+        iss: idish,
+        sub: idish,
+        aud: fc.oneof(
+          fc.constantFrom(ISSUER, `${ISSUER}/token`, `${ISSUER}/revocations`, 'https://evil.example'),
+          fc.array(fc.constantFrom(ISSUER, 'x')),
+          junk,
+        ),
+        exp: fc.oneof(fc.constantFrom(4_102_444_800, 0, -1, 1e300), fc.integer(), fc.double(), fc.string(), fc.constant(null)),
+        iat: fc.oneof(fc.integer(), fc.string()),
+        nbf: fc.integer(),
+        jti: fc.oneof(fc.string(), fc.integer(), fc.constant('j'.repeat(10_240)), fc.jsonValue({ maxDepth: 1 })),
+      },
+      { requiredKeys: [] },
+    ),
+    // iss = sub: a real client.
+    fc
+      .tuple(fc.constantFrom(...realIds), fc.integer({ min: 1_700_000_000, max: 4_102_444_800 }), fc.string())
+      .map(([id, exp, jti]) => ({ iss: id, sub: id, aud: ISSUER, exp, jti })),
+    fc.jsonValue({ maxDepth: 2 }),
+  );
+  /** A part's text: mostly JSON, now and then garbage or JSON cut short. */
+  const partText = (value: fc.Arbitrary<unknown>) =>
+    fc.oneof(
+      { weight: 5, arbitrary: value.map((v) => JSON.stringify(v) ?? 'null') },
+      { weight: 1, arbitrary: junk },
+      { weight: 1, arbitrary: value.map((v) => (JSON.stringify(v) ?? 'null').slice(0, -1)) },
+    );
+  const jwtShaped = fc
+    .record({
+      header: partText(headerValue),
+      payload: partText(claimsValue),
+      rest: fc.oneof(
+        { weight: 6, arbitrary: fc.oneof(b64url(0, 90), b64url(86, 86), fc.constant(''), junk).map((sig) => [sig]) },
+        { weight: 1, arbitrary: fc.array(b64url(0, 20), { maxLength: 4 }) },
+      ),
+      encode: fc.constantFrom<'base64url' | 'base64' | 'raw'>('base64url', 'base64url', 'base64url', 'base64', 'raw'),
+    })
+    .map((r): AssertionSpec => ({ kind: 'jwt', ...r }));
+  const huge = fc.oneof(
+    // At the 8 KiB limit of an assertion, past it, and past the 16 KiB body limit.
+    fc.integer({ min: 8180, max: 8200 }).map((n) => 'a'.repeat(n)),
+    fc.integer({ min: 8193, max: 15_000 }).map((n) => `${b64json({ alg: 'ES256', kid: 'fz-es' })}.${'A'.repeat(n)}.${'B'.repeat(86)}`),
+    fc.integer({ min: 16_385, max: 40_000 }).map((n) => 'a'.repeat(n)),
+    fc.tuple(fc.integer({ min: 9000, max: 20_000 }), hostileChar).map(([n, c]) => c.repeat(n)),
+  );
+  const signed = fc
+    .constantFrom<SignerName>('keyed-es', 'keyed-es', 'keyed-ed', 'multi-es', 'multi-rs', 'uri-es', 'stranger')
+    .chain((signer) =>
+      fc.record({
+        kind: fc.constant<'signed'>('signed'),
+        signer: fc.constant(signer),
+        names: fc.oneof(
+          { weight: 4, arbitrary: fc.constant<Named>(SIGNS_AS[signer]) },
+          { weight: 1, arbitrary: fc.constantFrom(...NAMED) },
+        ),
+        aud: fc.constantFrom<'issuer' | 'endpoint'>('issuer', 'endpoint'),
+        how: fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom<How>(...BREAKAGES) },
+          { weight: 2, arbitrary: fc.constantFrom<How>(...ODDITIES) },
+        ),
+        extra: fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }),
+      }),
+    );
+  const assertion: fc.Arbitrary<AssertionSpec> = fc.oneof(
+    { weight: 2, arbitrary: junk.map((text): AssertionSpec => ({ kind: 'text', text })) },
+    { weight: 1, arbitrary: fc.string({ unit: hostileChar, maxLength: 40 }).map((text): AssertionSpec => ({ kind: 'text', text })) },
+    { weight: 1, arbitrary: huge.map((text): AssertionSpec => ({ kind: 'text', text })) },
+    { weight: 5, arbitrary: jwtShaped },
+    { weight: 12, arbitrary: signed },
+    { weight: 1, arbitrary: fc.nat().map((pick): AssertionSpec => ({ kind: 'replay', pick })) },
+  );
+  const assertionType = fc.oneof(
+    { weight: 30, arbitrary: fc.constant<string | null>(ASSERTION_TYPE) },
+    { weight: 1, arbitrary: fc.constant<string | null>(null) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom<string | null>(
+        ASSERTION_TYPE.toUpperCase(),
+        `${ASSERTION_TYPE} `,
+        ` ${ASSERTION_TYPE}`,
+        'urn:ietf:params:oauth:client-assertion-type:saml2-bearer',
+        'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        'private_key_jwt',
+        '',
+        `${ASSERTION_TYPE}\u0000`,
+        `${ASSERTION_TYPE}\ud800`,
+        ASSERTION_TYPE.repeat(80),
+      ),
+    },
+    { weight: 1, arbitrary: junk },
+  );
+  const endpointParams = (path: string): fc.Arbitrary<[string, string][]> => {
+    const own =
+      path === '/token'
+        ? fc.constantFrom<[string, string][]>(
+            [['grant_type', 'client_credentials']],
+            [
+              ['grant_type', 'client_credentials'],
+              ['scope', 'read'],
+            ],
+            [],
+          )
+        : path === '/token/refresh'
+          ? fc.oneof(
+              b64url(0, 50).map((r): [string, string][] => [['refresh_token', `tsr_${r}`]]),
+              fc.constant<[string, string][]>([]),
+            )
+          : fc.oneof(
+              b64url(0, 50).map((r): [string, string][] => [['token', `tsa_${r}`]]),
+              fc.constant<[string, string][]>([]),
+            );
+    const extra = fc.array(
+      fc.tuple(
+        fc.oneof(
+          fc.constantFrom(...EXTRA_NAMES),
+          junk.filter((n) => !CLIENT_AUTH_NAMES.has(n)),
+        ),
+        junk,
+      ),
+      {
+        maxLength: 2,
+      },
+    );
+    return fc
+      .tuple(own, fc.oneof({ weight: 4, arbitrary: fc.constant<[string, string][]>([]) }, { weight: 1, arbitrary: extra }))
+      .map(([o, e]) => [...o, ...e]);
+  };
+  const encoding = fc.oneof(
+    { weight: 16, arbitrary: fc.constant<AssertionCase['encoding']>('form') },
+    { weight: 5, arbitrary: fc.constant<AssertionCase['encoding']>('json') },
+    { weight: 1, arbitrary: fc.constantFrom<AssertionCase['encoding']>('json-arrays', 'multipart', 'typed') },
+  );
+  const typed = fc.jsonValue({ maxDepth: 2 }).filter((v) => typeof v !== 'string');
+  const otherScheme = fc
+    .tuple(fc.constantFrom('Bearer ', 'bearer ', 'Basicx ', 'Digest ', 'DPoP ', 'Negotiate '), b64url(0, 40))
+    .map(([scheme, value]) => scheme + value);
+  const secondMethod: fc.Arbitrary<Second> = fc.oneof(
+    fc
+      .tuple(fc.constantFrom(ids.service, ids.keyed, ids.spa), fc.oneof(fc.constant('=service'), nonEmpty))
+      .map(([id, secret]): Second => ({ kind: 'basic', id, secret })),
+    fc.tuple(nonEmpty, nonEmpty).map(([id, secret]): Second => ({ kind: 'basic', id, secret })),
+    fc
+      .oneof(
+        fc.constantFrom('Basic Og==', 'Basic', 'Basic ', 'basic YTpi', 'BASIC  YTpi', 'Basic ====', 'Basic AA==', 'Basic YTo='),
+        fc.uint8Array({ maxLength: 40 }).map((b) => `Basic ${Buffer.from(b).toString('base64')}`),
+      )
+      .map((header): Second => ({ kind: 'basic-raw', header })),
+    fc
+      .tuple(fc.option(fc.constantFrom(ids.service, ids.keyed), { nil: null }), fc.oneof(fc.constant('=service'), nonEmpty))
+      .map(([id, secret]): Second => ({ kind: 'secret', id, secret })),
+  );
+  const cases = (second: fc.Arbitrary<Second | null>) =>
+    fc
+      .constantFrom(...CLIENT_AUTH_PATHS)
+      .chain((path) =>
+        fc.record({
+          path: fc.constant(path),
+          type: assertionType,
+          assertion: fc.oneof({ weight: 14, arbitrary: assertion }, { weight: 1, arbitrary: fc.constantFrom<'' | null>('', null) }),
+          clientId: fc.oneof(
+            { weight: 6, arbitrary: fc.constant<string | null>(null) },
+            { weight: 2, arbitrary: fc.constant<string | null>('=') },
+            { weight: 1, arbitrary: fc.constantFrom<string | null>(...realIds) },
+            { weight: 1, arbitrary: junk },
+          ),
+          second,
+          header: fc.oneof({ weight: 6, arbitrary: fc.constant<string | null>(null) }, { weight: 1, arbitrary: otherScheme }),
+          params: endpointParams(path),
+          encoding,
+          typedAt: fc.constantFrom<AssertionCase['typedAt']>('client_assertion', 'client_assertion_type'),
+          typed,
+          twice: fc.oneof({ weight: 25, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+          poison: fc.oneof({ weight: 25, arbitrary: fc.constant<number | null>(null) }, { weight: 1, arbitrary: fc.nat() }),
+        }),
+      )
+      // Something of an assertion is always sent: without, it would be another test.
+      .map((c): AssertionCase =>
+        (c.type === null || c.type === '') && (c.assertion === null || c.assertion === '') ? { ...c, type: ASSERTION_TYPE } : c,
+      );
+
+  return {
+    assertion,
+    assertionType,
+    /** Assertions alone, or with client_id or an Authorization header of another scheme. */
+    oneMethod: cases(fc.constant(null)),
+    /** Assertions with Basic credentials or client_secret as well. */
+    twoMethods: cases(secondMethod),
+  };
+}
+
+// The revocation stream, over a real socket: an accepted stream never ends by itself.
+
+type StreamClient = 'service' | 'jwt' | 'spa' | 'keyed';
+type StreamCredentials =
+  | { kind: 'none' }
+  /** `secret` null: the client's own. */
+  | { kind: 'basic'; client: StreamClient; secret: string | null }
+  | { kind: 'basic-raw'; header: string }
+  | { kind: 'secret'; client: StreamClient; secret: string | null }
+  | { kind: 'client-id'; client: StreamClient }
+  | { kind: 'assertion'; assertion: AssertionSpec; type: string | null; alsoBasic: boolean }
+  /** The service's id and secret in the query string, where they are not read. */
+  | { kind: 'query' };
+
+type StreamBody =
+  | { kind: 'params'; encoding: 'form' | 'json' | 'multipart'; extras: [string, string][] }
+  | { kind: 'bytes'; bytes: Uint8Array; contentType: string }
+  | { kind: 'huge'; size: number };
+
+interface StreamCase {
+  method: string;
+  credentials: StreamCredentials;
+  body: StreamBody;
+  /** Written as it is (one byte per character): it may hold NUL, CR and other bytes a header may not. */
+  lastEventId: string | null;
+  lastEventIdTwice: boolean;
+  /** A raw query string. */
+  query: string | null;
+}
+
+interface StreamAnswer extends Answer {
+  headers: Record<string, string>;
+  events: { event: string; id?: string; data: string }[];
+  /** Every byte of the answer has arrived (a refusal), or the stream has sent `synced`. */
+  complete: boolean;
+}
+
+/** Writes a request and reads until the answer is complete (a stream: until `synced`), the server closes, or `waitMs` passes; then closes. */
+function streamExchange(
+  port: number,
+  request: Buffer,
+  head: boolean,
+  waitMs: number,
+): Promise<{ received: Buffer; answer: StreamAnswer | null; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const done = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const received = Buffer.concat(chunks);
+      resolve({ received, answer: readStreamAnswer(received, head), closed });
+    };
+    const timer = setTimeout(() => done(false), waitMs);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (readStreamAnswer(Buffer.concat(chunks), head)?.complete) done(false);
+    });
+    socket.on('close', () => done(true));
+    socket.on('error', () => {});
+    socket.write(request);
+  });
+}
+
+/** The answer so far (enough of HTTP/1.1 and of Server-Sent Events for this server), or null before its head has arrived. */
+function readStreamAnswer(data: Buffer, head: boolean): StreamAnswer | null {
+  const end = data.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = data.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3}) /.exec(lines[0]!)?.[1] ?? 0);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1))
+    headers[line.slice(0, line.indexOf(':')).trim().toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+  let rest = data.subarray(end + 4);
+  let body: Buffer;
+  let ended = false;
+  if (head) {
+    body = Buffer.alloc(0);
+    ended = true;
+  } else if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const eol = rest.indexOf('\r\n');
+      const size = eol < 0 ? NaN : parseInt(rest.subarray(0, eol).toString('latin1'), 16);
+      if (Number.isNaN(size) || rest.length < eol + 2 + size + 2) break;
+      if (size === 0) {
+        ended = true;
+        break;
+      }
+      parts.push(rest.subarray(eol + 2, eol + 2 + size));
+      rest = rest.subarray(eol + 2 + size + 2);
+    }
+    body = Buffer.concat(parts);
+  } else if (headers['content-length'] !== undefined) {
+    body = rest.subarray(0, Number(headers['content-length']));
+    ended = rest.length >= Number(headers['content-length']);
+  } else body = rest;
+  const text = body.toString('utf8');
+  const events: StreamAnswer['events'] = [];
+  if ((headers['content-type'] ?? '').startsWith('text/event-stream')) {
+    const blocks = text.split('\n\n');
+    blocks.pop(); // not complete yet
+    for (const block of blocks) {
+      const fields = block.split('\n').filter((line) => !line.startsWith(':'));
+      const field = (name: string) =>
+        fields.filter((line) => line.startsWith(`${name}:`)).map((line) => line.slice(name.length + 1).replace(/^ /, ''));
+      const [event] = field('event');
+      const data = field('data');
+      if (event !== undefined || data.length > 0) events.push({ event: event ?? 'message', id: field('id')[0], data: data.join('\n') });
+    }
+  }
+  const synced = events.some((e) => e.event === 'synced');
+  return { status, headers, body: text, events, complete: ended || synced || (head && status > 0) };
+}
+
+interface BuiltStreamCase {
+  request: Buffer;
+  /** The request as text (one character per byte), to print and to look for echoes in. */
+  text: string;
+  head: boolean;
+  /** Credentials that may open the stream. */
+  mayListen: boolean;
+  /** Nothing in the request is wrong: it must be answered with the stream. */
+  mustListen: boolean;
+  /** The value of Last-Event-ID as the server reads it, or null when it sends none or one it cannot read. */
+  lastEventId: string | null;
+  sentLastEventId: boolean;
+  assertion: string | null;
+}
+
+/** What the stream sends when it cannot resume from the given id: an id it issued is a decimal number. */
+const resumable = (id: string) => /^\d{1,15}$/.test(id);
+
+function buildStreamCase(c: StreamCase, world: KeyWorld, accounts: Record<StreamClient, FuzzClient>): BuiltStreamCase {
+  const head = c.method === 'HEAD';
+  const cred = c.credentials;
+  const idOf = (client: StreamClient) => accounts[client].id;
+  // A client without a secret sends an empty one: "id:" is a public client naming itself.
+  const secretOf = (client: StreamClient, secret: string | null) => secret ?? accounts[client].secret ?? '';
+  const headerLines: string[] = [`Host: 127.0.0.1`];
+  const pairs: [string, string][] = [];
+  let assertion: string | null = null;
+  if (cred.kind === 'basic') {
+    const joined = `${formEncode(idOf(cred.client))}:${formEncode(secretOf(cred.client, cred.secret))}`;
+    headerLines.push(`Authorization: Basic ${Buffer.from(joined).toString('base64')}`);
+  } else if (cred.kind === 'basic-raw') headerLines.push(`Authorization: ${cred.header}`);
+  else if (cred.kind === 'secret') pairs.push(['client_id', idOf(cred.client)], ['client_secret', secretOf(cred.client, cred.secret)]);
+  else if (cred.kind === 'client-id') pairs.push(['client_id', idOf(cred.client)]);
+  else if (cred.kind === 'assertion') {
+    assertion = assertionOf(cred.assertion, world, '/revocations');
+    if (cred.type !== null) pairs.push(['client_assertion_type', cred.type]);
+    pairs.push(['client_assertion', assertion]);
+    if (cred.alsoBasic)
+      headerLines.push(`Authorization: Basic ${Buffer.from(`${idOf('service')}:${accounts.service.secret ?? ''}`).toString('base64')}`);
+  }
+  if (c.lastEventId !== null) for (let i = 0; i < (c.lastEventIdTwice ? 2 : 1); i++) headerLines.push(`Last-Event-ID: ${c.lastEventId}`);
+  let payload: Buffer = Buffer.alloc(0);
+  const body = c.body;
+  if (c.method !== 'GET' && c.method !== 'HEAD') {
+    if (body.kind === 'params') {
+      payload = encodePairs([...pairs, ...body.extras], body.encoding, null);
+      headerLines.push(`Content-Type: ${CONTENT_TYPE_OF[body.encoding]}`);
+    } else if (body.kind === 'bytes') {
+      payload = Buffer.from(body.bytes);
+      headerLines.push(`Content-Type: ${body.contentType}`);
+    } else {
+      payload = Buffer.from(`${encodePairs(pairs, 'form', null).toString('latin1')}&pad=${'p'.repeat(body.size)}`, 'latin1');
+      headerLines.push('Content-Type: application/x-www-form-urlencoded');
+    }
+    headerLines.push(`Content-Length: ${payload.length}`);
+  }
+  let target = '/revocations';
+  if (cred.kind === 'query')
+    target += `?client_id=${formEncode(idOf('service'))}&client_secret=${formEncode(accounts.service.secret ?? '')}`;
+  if (c.query !== null) target += `${target.includes('?') ? '&' : '?'}${c.query}`;
+  const request = Buffer.concat([Buffer.from(`${c.method} ${target} HTTP/1.1\r\n${headerLines.join('\r\n')}\r\n\r\n`, 'latin1'), payload]);
+
+  // Only POST bodies are read; a body of random bytes carries no credentials.
+  const bodyRead = c.method === 'POST';
+  const bodyCarries = bodyRead && body.kind !== 'bytes';
+  const ownAssertion = cred.kind === 'assertion' && mayAuthenticate(cred.assertion) && cred.type === ASSERTION_TYPE && !cred.alsoBasic;
+  const byBasic =
+    (cred.kind === 'basic' && cred.client === 'service' && cred.secret === null) ||
+    (cred.kind === 'assertion' && cred.alsoBasic && !bodyCarries);
+  const byBody = bodyCarries && ((cred.kind === 'secret' && cred.client === 'service' && cred.secret === null) || ownAssertion);
+  const mayListen = (c.method === 'GET' || c.method === 'POST' || head) && (byBasic || byBody);
+  const cleanId = c.lastEventId === null || /^[\x20-\x7e]{0,8000}$/.test(c.lastEventId);
+  const cleanBody = !bodyRead || (body.kind === 'params' && body.encoding !== 'multipart' && body.extras.length === 0);
+  const surelyValid = !byBody || cred.kind !== 'assertion' || (cred.assertion.kind === 'signed' && SURELY_VALID.has(cred.assertion.how));
+  const mustListen = mayListen && !head && cleanId && cleanBody && c.query === null && surelyValid;
+  // Node trims the spaces around a header's value, and joins one sent twice with ", ".
+  const trimmed = c.lastEventId?.replace(/^[ \t]+|[ \t]+$/g, '');
+  const lastEventId = c.lastEventId === null || !cleanId ? null : c.lastEventIdTwice ? `${trimmed}, ${trimmed}` : trimmed!;
+  const text = request.toString('latin1') + (assertion === null ? '' : `\n${decodedParts(assertion)}`);
+  return { request, text, head, mayListen, mustListen, lastEventId, sentLastEventId: c.lastEventId !== null, assertion };
+}
+
+/** What is wrong with an answer of GET or POST /revocations, or null. */
+function streamProblem(answer: StreamAnswer | null, built: BuiltStreamCase, closed: boolean): string | null {
+  if (answer === null) return closed ? 'the connection closed without an answer' : 'no answer within 3 s';
+  if (answer.status !== 200) {
+    if (built.mustListen) return `a request that may listen was refused: ${answer.status} ${answer.body.slice(0, 200)}`;
+    if (answer.status < 400) return `answered ${answer.status}`;
+    if (!answer.complete) return 'a refusal that did not arrive in full';
+    return problemWith(answer, built.text, { errorShape: true });
+  }
+  if (!built.mayListen) return 'a stream for credentials that may not listen';
+  const leak = problemWith(answer, built.text, { errorShape: false });
+  if (leak) return leak;
+  if (!(answer.headers['content-type'] ?? '').startsWith('text/event-stream'))
+    return `a 200 that is not text/event-stream: ${answer.headers['content-type']}`;
+  if (answer.headers['cache-control'] !== 'no-store') return 'a stream without Cache-Control: no-store';
+  if (built.head) return null;
+  if (!answer.complete) return `no synced event within 3 s (events: ${answer.events.map((e) => e.event).join(' ') || 'none'})`;
+  const names = answer.events.map((e) => e.event);
+  // [reset] revocation* synced: told to start over (or not), sent what is in force, then told it is up to date.
+  if (!/^(reset )?(revocation )*synced$/.test(names.join(' '))) return `events out of order: ${names.join(' ')}`;
+  if (built.lastEventId !== null && !resumable(built.lastEventId) && names[0] !== 'reset')
+    return `Last-Event-ID ${JSON.stringify(built.lastEventId.slice(0, 60))} cannot be resumed from, and the first event is ${names[0]}, not reset`;
+  if (!built.sentLastEventId && names[0] === 'reset') return 'a reset without a Last-Event-ID';
+  if (!answer.events.every((e) => e.id !== undefined && /^\d+$/.test(e.id))) return 'an event without a decimal id';
+  return null;
+}
+
+function streamGenerators(assertion: fc.Arbitrary<AssertionSpec>, assertionType: fc.Arbitrary<string | null>) {
+  const streamClient = fc.constantFrom<StreamClient>('service', 'service', 'jwt', 'spa', 'keyed');
+  const wrongSecret = fc.oneof(
+    junk.filter((s) => s !== ''),
+    fc.constantFrom(`tss_${'A'.repeat(43)}`),
+  );
+  const secret = fc.oneof({ weight: 3, arbitrary: fc.constant<string | null>(null) }, { weight: 1, arbitrary: wrongSecret });
+  const credentials: fc.Arbitrary<StreamCredentials> = fc.oneof(
+    { weight: 1, arbitrary: fc.constant<StreamCredentials>({ kind: 'none' }) },
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant<'basic'>('basic'), client: streamClient, secret }) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(
+          fc.constantFrom('Basic Og==', 'Basic', 'basic YTpi', 'Bearer x', 'Basic \xff\xfe', `Basic ${'A'.repeat(6000)}`),
+          fc.uint8Array({ maxLength: 40 }).map((b) => `Basic ${Buffer.from(b).toString('base64')}`),
+          latin1(40),
+        )
+        .map((header): StreamCredentials => ({ kind: 'basic-raw', header })),
+    },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant<'secret'>('secret'), client: streamClient, secret }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant<'client-id'>('client-id'), client: streamClient }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant<'assertion'>('assertion'),
+        assertion,
+        type: assertionType,
+        alsoBasic: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.constant<StreamCredentials>({ kind: 'query' }) },
+  );
+  const extras = fc.array(
+    fc.tuple(
+      fc.oneof(
+        fc.constantFrom(...EXTRA_NAMES),
+        junk.filter((n) => !CLIENT_AUTH_NAMES.has(n)),
+      ),
+      junk,
+    ),
+    { maxLength: 3 },
+  );
+  const body: fc.Arbitrary<StreamBody> = fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        kind: fc.constant<'params'>('params'),
+        encoding: fc.constantFrom<'form' | 'json' | 'multipart'>('form', 'form', 'form', 'json', 'json', 'multipart'),
+        extras: fc.oneof({ weight: 3, arbitrary: fc.constant<[string, string][]>([]) }, { weight: 1, arbitrary: extras }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant<'bytes'>('bytes'),
+        bytes: fc.uint8Array({ maxLength: 200 }),
+        contentType: fc.constantFrom(...CONTENT_TYPES.slice(0, 8)),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant<'huge'>('huge'), size: fc.integer({ min: 16_000, max: 40_000 }) }) },
+  );
+  const lastEventId = fc.oneof(
+    { weight: 4, arbitrary: fc.constant<string | null>(null) },
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom<string | null>(
+        '0',
+        '1',
+        '2',
+        '-1',
+        '+1',
+        '1.5',
+        '1e3',
+        '0x10',
+        'abc',
+        '',
+        ' 5',
+        '5 ',
+        '1 2',
+        'NaN',
+        'Infinity',
+        'null',
+        '[]',
+        '999999999999999',
+        '9999999999999999',
+        '000000000000001',
+        '18446744073709551616',
+        '9'.repeat(400),
+        '\t7',
+        '\xd9\xa3', // ٣ (ARABIC-INDIC DIGIT THREE) in UTF-8
+        'a\x00b',
+        '\x00',
+        '1\r\n',
+        '1\rX-Injected: 1',
+      ),
+    },
+    { weight: 1, arbitrary: fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map(String) },
+    { weight: 1, arbitrary: fc.string({ unit: char(0x20, 0x7e), maxLength: 40 }) },
+    { weight: 1, arbitrary: latin1(30) },
+    { weight: 1, arbitrary: fc.integer({ min: 6000, max: 20_000 }).map((n) => '7'.repeat(n)) },
+  );
+  return fc.record({
+    method: fc.oneof(
+      { weight: 12, arbitrary: fc.constantFrom('GET', 'POST') },
+      { weight: 1, arbitrary: fc.constantFrom('PUT', 'DELETE', 'PATCH') },
+    ),
+    credentials,
+    body,
+    lastEventId,
+    lastEventIdTwice: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    query: fc.oneof(
+      { weight: 10, arbitrary: fc.constant<string | null>(null) },
+      { weight: 1, arbitrary: fc.constantFrom<string | null>('%zz', 'a=%00', 'a=1&a=2', 'client_id=x', '%E0%A4%A') },
+    ),
+  });
+}
+
 // ── The run ─────────────────────────────────────────────────────────────────────────────────────
 
 /** Runs one property; a failure prints the generated case, the request and the answer. */
@@ -1308,7 +2307,62 @@ async function setUp(t: Test) {
   ];
   const clients: FuzzClient[] = registered.map(({ id, secret }) => (secret ? { id, secret } : { id }));
   const jwks = JSON.parse((await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).body) as { keys: { kid: string }[] };
-  return { app, clients, kid: jwks.keys[0]!.kid };
+  return { app, tessera, clients, kid: jwks.keys[0]!.kid };
+}
+
+/**
+ * Clients that authenticate with keys (RFC 7523), besides the fuzz clients: inline keys with kids
+ * (allowed to introspect, and so to listen to the revocation stream), several keys without kid
+ * (each that fits is tried), keys at a jwks_uri, and a jwks_uri that serves no JWK Set; a local
+ * server serves both URIs.
+ */
+async function setUpKeyClients(t: Test, tessera: Tessera, clients: readonly FuzzClient[]): Promise<KeyWorld> {
+  const signers: Record<SignerName, Signer> = {
+    'keyed-es': newSigner('ES256', 'fz-es'),
+    'keyed-ed': newSigner('EdDSA', 'fz-ed'),
+    'multi-es': newSigner('ES256'),
+    'multi-rs': newSigner('RS256'),
+    'uri-es': newSigner('ES256', 'fz-uri'),
+    stranger: newSigner('ES256', 'fz-es'),
+  };
+  const jwks = (...of: Signer[]) => JSON.stringify({ keys: of.map((signer) => signer.jwk) });
+  const keyServer = createServer((request, response) => {
+    response.setHeader('content-type', 'application/json');
+    response.end(request.url === '/jwks.json' ? jwks(signers['uri-es']) : '{"keys": "none"}');
+  });
+  await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        keyServer.closeAllConnections();
+        keyServer.close(() => resolve());
+      }),
+  );
+  const keyUrl = `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}`;
+  const withKeys = { grants: ['client_credentials'], scopes: ['read'] };
+  const keyed = await registerClient(tessera, {
+    name: 'keyed',
+    ...withKeys,
+    introspect: true,
+    jwks: jwks(signers['keyed-es'], signers['keyed-ed']),
+  });
+  const multi = await registerClient(tessera, {
+    name: 'multi',
+    ...withKeys,
+    jwks: jwks(newSigner('ES256'), signers['multi-es'], signers['multi-rs']),
+  });
+  const uri = await registerClient(tessera, { name: 'uri', ...withKeys, jwksUri: `${keyUrl}/jwks.json` });
+  const broken = await registerClient(tessera, { name: 'broken', ...withKeys, jwksUri: `${keyUrl}/broken` });
+  const ids: Record<Named, string> = {
+    keyed: keyed.id,
+    multi: multi.id,
+    uri: uri.id,
+    broken: broken.id,
+    service: clients[SERVICE]!.id,
+    spa: clients[SPA]!.id,
+    unknown: 'fz-no-such-client',
+  };
+  return { ids, signers, accepted: [], serviceSecret: clients[SERVICE]!.secret!, counter: 0 };
 }
 
 /** A request whose body never arrives in full: sent, then the connection is held open up to 15 s. */
@@ -1333,7 +2387,8 @@ function stalledRequest(port: number): Promise<{ received: Buffer; closed: boole
 }
 
 t.test('fuzzing the public endpoints', async (t) => {
-  const { app, clients, kid } = await setUp(t);
+  const { app, tessera, clients, kid } = await setUp(t);
+  const world = await setUpKeyClients(t, tessera, clients);
   const pool = new Pool();
   const statuses = new Map<number, number>();
   const gen = generators(clients, kid);
@@ -1388,6 +2443,50 @@ t.test('fuzzing the public endpoints', async (t) => {
     });
   cases += await check(t, 'raw bytes on a socket: no 5xx, no leak, no hang', SEED + 7, 400, rawProperty(false), statuses);
   cases += await check(t, 'raw bytes on a socket: every error is {error, error_description}', SEED + 8, 100, rawProperty(true), statuses);
+
+  // Client assertions (private_key_jwt) at every endpoint that authenticates clients and answers at once.
+  const keyGen = assertionGenerators(world.ids);
+  const accepted = (assertion: string | null) => {
+    if (assertion === null) return;
+    world.accepted.push(assertion);
+    if (world.accepted.length > 32) world.accepted.shift();
+  };
+  const assertionProperty = (arb: fc.Arbitrary<AssertionCase>) =>
+    fc.asyncProperty(arb, async (c) => {
+      const built = buildAssertionCase(c, world);
+      const res = await app.inject(built.options);
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      if (res.statusCode === 200) accepted(built.assertion);
+      const answer = { status: res.statusCode, headers: res.headers, body: res.body };
+      const problem = problemWith(answer, built.sent, { errorShape: true, path: c.path }) ?? assertionProblem(answer, built);
+      if (problem) throw new Error(`${problem}\n${describeRequest(built.options, res)}`);
+    });
+  const oneMethod = 'hostile client assertions at /token, /token/refresh, /introspect, /revoke: 400 invalid_request or 401 invalid_client';
+  cases += await check(t, oneMethod, SEED + 10, 2000, assertionProperty(keyGen.oneMethod), statuses);
+  const twoMethods = 'a client assertion with Basic credentials or client_secret besides: 400 invalid_request';
+  cases += await check(t, twoMethods, SEED + 11, 400, assertionProperty(keyGen.twoMethods), statuses);
+
+  // The revocation stream, over a socket: hostile credentials, bodies and Last-Event-IDs.
+  const accounts: Record<StreamClient, FuzzClient> = {
+    service: clients[SERVICE]!,
+    jwt: clients[JWT]!,
+    spa: clients[SPA]!,
+    keyed: { id: world.ids.keyed },
+  };
+  const shorten = (text: string) => (text.length > 1200 ? `${text.slice(0, 1200)}… (${text.length} chars)` : text);
+  const streamProperty = fc.asyncProperty(streamGenerators(keyGen.assertion, keyGen.assertionType), async (c) => {
+    const built = buildStreamCase(c, world, accounts);
+    const { answer, received, closed } = await streamExchange(port, built.request, built.head, 3000);
+    if (answer) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+    if (answer?.status === 200) accepted(built.assertion);
+    const problem = streamProblem(answer, built, closed);
+    if (problem)
+      throw new Error(
+        `${problem}\nsent: ${JSON.stringify(shorten(built.text))}\nreceived: ${JSON.stringify(shorten(received.toString('latin1')))}`,
+      );
+  });
+  const stream = 'GET and POST /revocations: refusals are 4xx JSON, streams start with reset or synced';
+  cases += await check(t, stream, SEED + 12, 400, streamProperty, statuses);
   t.comment(`${cases} cases in all`);
 
   t.test('a request that stalls is dropped within the 10 s the contract allows', async (t) => {
@@ -1408,5 +2507,140 @@ t.test('fuzzing the public endpoints', async (t) => {
     });
     t.equal(overHttp.status, 200, 'and one over a socket');
     t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, '/healthz over a socket');
+  });
+
+  /** One request to /revocations over a socket; the connection is closed once the answer (or `synced`) is in. */
+  const listen = (method: string, lines: string[], body = '') =>
+    streamExchange(
+      port,
+      Buffer.from(
+        `${method} /revocations HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+          [...lines, ...(body === '' ? [] : ['Content-Type: application/x-www-form-urlencoded', `Content-Length: ${body.length}`])]
+            .map((line) => `${line}\r\n`)
+            .join('') +
+          `\r\n${body}`,
+        'latin1',
+      ),
+      method === 'HEAD',
+      3000,
+    );
+  const events = (answer: StreamAnswer | null) => answer?.events.map((e) => e.event).join(' ') ?? `no answer`;
+  const errorOf = (answer: StreamAnswer | null) =>
+    answer ? `${answer.status} ${(JSON.parse(answer.body || '{}') as { error?: string }).error}` : 'no answer';
+  const listener = clients[SERVICE]!;
+  const serviceAuthorization = `Authorization: ${basic(listener.id, listener.secret!)}`;
+  const assertionFor = (path: string, signer: SignerName = 'keyed-es') =>
+    signedAssertion({ kind: 'signed', signer, names: 'keyed', aud: 'endpoint', how: 'valid', extra: {} }, world, path);
+  const assertionForm = (assertion: string, extra: Record<string, string> = {}) =>
+    new URLSearchParams({ client_assertion_type: ASSERTION_TYPE, client_assertion: assertion, ...extra }).toString();
+
+  t.test('the revocation stream, one case at a time', async (t) => {
+    const first = await listen('GET', [serviceAuthorization]);
+    t.match(events(first.answer), /^(revocation )*synced$/, 'without Last-Event-ID: what is in force, then synced');
+    const newest = first.answer?.events.at(-1)?.id ?? '0';
+    t.equal(
+      events((await listen('GET', [serviceAuthorization, `Last-Event-ID: ${newest}`])).answer),
+      'synced',
+      'from the newest id: synced',
+    );
+    const notOurs = ['abc', '-1', '+1', '1e3', '0x1F', '1.0', '1 2', '', '9999999999999999', '999999999999999', '18446744073709551616'];
+    for (const id of [...notOurs, '7'.repeat(8000), '\xe9', '\xd9\xa3']) {
+      const { answer } = await listen('GET', [serviceAuthorization, `Last-Event-ID: ${id}`]);
+      const what = `Last-Event-ID ${JSON.stringify(id.length > 20 ? `${id.slice(0, 20)}…` : id)}`;
+      t.match(events(answer), /^reset (revocation )*synced$/, `${what}: reset first`);
+      t.equal(answer?.events[0]?.id, newest, `${what}: the reset carries the newest id`);
+    }
+    t.equal(
+      errorOf((await listen('GET', [serviceAuthorization, 'Last-Event-ID: a\x00b'])).answer),
+      '400 invalid_request',
+      'Last-Event-ID with NUL',
+    );
+    t.equal(
+      errorOf((await listen('GET', [serviceAuthorization, `Last-Event-ID: ${'7'.repeat(20_000)}`])).answer),
+      '431 invalid_request',
+      'a 20 KB Last-Event-ID',
+    );
+    t.equal(
+      errorOf((await listen('GET', ['Authorization: Basic Og==', 'Last-Event-ID: 1'])).answer),
+      '401 invalid_client',
+      'malformed Basic',
+    );
+    const jwtClient = clients[JWT]!;
+    t.equal(
+      errorOf((await listen('GET', [`Authorization: ${basic(jwtClient.id, jwtClient.secret!)}`])).answer),
+      '403 unauthorized_client',
+      'a client that may not introspect',
+    );
+    const query = `?client_id=${listener.id}&client_secret=${listener.secret}`;
+    const inQuery = await streamExchange(port, Buffer.from(`GET /revocations${query} HTTP/1.1\r\nHost: x\r\n\r\n`), false, 3000);
+    t.equal(errorOf(inQuery.answer), '401 invalid_client', 'credentials in the query string are not read');
+
+    const posted = await listen(
+      'POST',
+      ['Last-Event-ID: abc'],
+      new URLSearchParams({ client_id: listener.id, client_secret: listener.secret! }).toString(),
+    );
+    t.match(events(posted.answer), /^reset (revocation )*synced$/, 'client_secret_post: reset first');
+    const signed = assertionFor('/revocations');
+    const byAssertion = await listen('POST', [`Last-Event-ID: ${newest}`], assertionForm(signed));
+    t.equal(events(byAssertion.answer), 'synced', 'private_key_jwt: synced');
+    t.equal(errorOf((await listen('POST', [], assertionForm(signed))).answer), '401 invalid_client', 'the same assertion again');
+    const withBasic = await listen('POST', [serviceAuthorization], assertionForm(assertionFor('/revocations')));
+    t.equal(errorOf(withBasic.answer), '400 invalid_request', 'an assertion and Basic credentials');
+    const edAssertion = signedAssertion(
+      { kind: 'signed', signer: 'keyed-ed', names: 'keyed', aud: 'issuer', how: 'valid', extra: {} },
+      world,
+      '/revocations',
+    );
+    t.match(events((await listen('POST', [], assertionForm(edAssertion))).answer), /^(revocation )*synced$/, 'EdDSA, aud the issuer');
+  });
+
+  t.test('HEAD /revocations is answered, not left hanging', async (t) => {
+    const { answer, received } = await listen('HEAD', [serviceAuthorization]);
+    t.ok(answer, `an answer within 3 s (received ${JSON.stringify(received.toString('latin1').slice(0, 200))})`);
+    if (answer) t.ok(answer.status === 200 || answer.status >= 400, `status ${answer.status}`);
+  });
+
+  t.test('after the fuzzing, a real private_key_jwt client still authenticates', async (t) => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const issuing = assertionFor('/token');
+    const token = await app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: form,
+      payload: assertionForm(issuing, { grant_type: 'client_credentials' }),
+    });
+    t.equal(token.statusCode, 200, `a client_credentials token: ${token.body}`);
+    const accessToken = (JSON.parse(token.body) as { access_token: string }).access_token;
+    const introspect = () =>
+      app.inject({
+        method: 'POST',
+        url: '/introspect',
+        headers: form,
+        payload: assertionForm(assertionFor('/introspect'), { token: accessToken }),
+      });
+    t.match(JSON.parse((await introspect()).body), { active: true, client_id: world.ids.keyed }, 'introspected');
+    const revoked = await app.inject({
+      method: 'POST',
+      url: '/revoke',
+      headers: form,
+      payload: assertionForm(assertionFor('/revoke'), { token: accessToken }),
+    });
+    t.equal(revoked.statusCode, 200, 'revoked');
+    t.match(JSON.parse((await introspect()).body), { active: false }, 'and inactive after');
+    const replayed = await app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: form,
+      payload: assertionForm(issuing, { grant_type: 'client_credentials' }),
+    });
+    t.equal(replayed.statusCode, 401, 'its assertion is not accepted twice');
+    const overHttp = await fetch(`http://127.0.0.1:${port}/token`, {
+      method: 'POST',
+      headers: form,
+      body: assertionForm(assertionFor('/token', 'keyed-ed'), { grant_type: 'client_credentials' }),
+    });
+    t.equal(overHttp.status, 200, 'and over a socket, with its other key');
+    await overHttp.body?.cancel();
   });
 });

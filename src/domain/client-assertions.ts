@@ -12,6 +12,12 @@ const MAX_LIFETIME_S = 300;
 /** For exp, nbf and iat: the client's clock may be a little off. */
 const CLOCK_LEEWAY_S = 5;
 const MAX_JTI_LENGTH = 256;
+/**
+ * What a client_id is made of (RFC 6749 Appendix A, VSCHAR), and what a jti may be: printable
+ * ASCII. Checked before either reaches the database, which would refuse a NUL with an error, and
+ * would store a lone surrogate as another character.
+ */
+const PRINTABLE = /^[\x20-\x7e]+$/;
 
 /** Why an assertion does not authenticate its client, in one line (the edge answers 401 invalid_client). */
 export class ClientAssertionError extends Error {}
@@ -89,6 +95,7 @@ export class ClientAssertions {
     // Who it claims to be, read before the signature is checked: that says whose keys check it.
     const clientId = claims.iss;
     if (typeof clientId !== 'string' || claims.sub !== clientId) refuse("the assertion's iss and sub must both be the client_id");
+    if (!PRINTABLE.test(clientId)) refuse('unknown client');
     if (check.clientId !== undefined && check.clientId !== clientId) refuse("client_id does not match the assertion's iss");
     const client = await this.findClient(clientId);
     if (!client) refuse('unknown client');
@@ -118,8 +125,8 @@ export class ClientAssertions {
     if (exp > now + MAX_LIFETIME_S + CLOCK_LEEWAY_S) refuse(`the assertion must expire within ${MAX_LIFETIME_S} s`);
     if (verified.iat !== undefined && verified.iat > now + CLOCK_LEEWAY_S) refuse('the assertion is issued in the future (iat)');
     const jti = verified.jti;
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH)
-      refuse(`the assertion's jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
+    if (typeof jti !== 'string' || jti.length > MAX_JTI_LENGTH || !PRINTABLE.test(jti))
+      refuse(`the assertion's jti must be 1 to ${MAX_JTI_LENGTH} printable ASCII characters`);
     // Last, once everything else holds: a forged assertion must not use up its jti.
     if (!(await this.used.recordOnce(`${client.id} ${jti}`, new Date(exp * 1000))))
       refuse('the assertion was used before (each jti is accepted once)');

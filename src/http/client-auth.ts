@@ -47,17 +47,23 @@ function assertionCredentials(params: ClientAuthParams): ClientCredentials | nul
   if (type === undefined) throw new InvalidRequestError('Missing parameter: `client_assertion_type`');
   if (type !== JWT_BEARER_ASSERTION)
     throw new InvalidClientError(`Invalid client: \`client_assertion_type\` must be ${JWT_BEARER_ASSERTION}`);
-  if (params.client_secret !== undefined) throw new InvalidRequestError(TWO_METHODS);
   return params.client_id === undefined ? { assertion } : { assertion, clientId: params.client_id };
 }
 
 /** The credentials the request carries, or null when it carries none. */
 function clientCredentials(request: FastifyRequest, params: ClientAuthParams): ClientCredentials | null {
   const authorization = request.headers.authorization;
+  const usesBasic = authorization !== undefined && /^Basic\b/i.test(authorization);
+  // Two methods at once is a malformed request (RFC 6749 §2.3), whatever either of them holds.
+  const methods = [
+    usesBasic,
+    params.client_secret !== undefined,
+    params.client_assertion !== undefined || params.client_assertion_type !== undefined,
+  ];
+  if (methods.filter(Boolean).length > 1) throw new InvalidRequestError(TWO_METHODS);
   const assertion = assertionCredentials(params);
-  if (authorization !== undefined && /^Basic\b/i.test(authorization)) {
+  if (usesBasic) {
     const basic = basicCredentials(authorization);
-    if (params.client_secret !== undefined || assertion) throw new InvalidRequestError(TWO_METHODS);
     if (params.client_id !== undefined && params.client_id !== basic.clientId)
       throw new InvalidRequestError('Invalid request: `client_id` does not match the Basic credentials');
     return basic;

@@ -23,6 +23,7 @@ const introspectionSchema = {
     aud: { type: 'string' },
     iss: { type: 'string' },
     jti: { type: 'string' },
+    sid: { type: 'string' },
   },
 } as const;
 
@@ -50,6 +51,8 @@ export function introspectRoute(app: FastifyInstance, { clients, inspector, issu
       aud: active.aud,
       iss: issuer,
       jti: active.jti,
+      // As in JWT access tokens: what a family's revocation on the stream names (GET /revocations).
+      ...(active.sid !== null ? { sid: active.sid } : {}),
     });
   });
 }

@@ -81,7 +81,8 @@ export function revocationsRoute(app: FastifyInstance, { clients, stream, metric
       raw.destroy();
     }
   };
-  app.get('/revocations', handler);
+  // No HEAD: a stream has no end for HEAD to stop at (Fastify would add it for the GET route).
+  app.get('/revocations', { exposeHeadRoute: false }, handler);
   app.post('/revocations', handler);
   // Streams never end by themselves: closing the app ends them, and listeners go elsewhere.
   app.addHook('preClose', (done) => {

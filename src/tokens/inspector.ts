@@ -24,6 +24,8 @@ export interface ActiveToken {
   /** A JWT's own claim; for an opaque token, its client's audience (by default the issuer). */
   aud: string;
   jti: string;
+  /** The grant (refresh family) a user's token was issued under: what the revocation stream names. */
+  sid: string | null;
 }
 
 interface Subject {
@@ -163,6 +165,12 @@ export class TokenInspector {
     if (subject.userId && (!user || !user.active)) return null;
     if (user?.tokensValidAfter && subject.issuedAtMs <= user.tokensValidAfter.getTime()) return null;
     if (subject.grantId && (!grant || grant.revokedAt)) return null;
-    return { client, username: user?.username ?? null, sub: subject.userId ?? client.id, aud: audienceOf(client, this.issuer) };
+    return {
+      client,
+      username: user?.username ?? null,
+      sub: subject.userId ?? client.id,
+      aud: audienceOf(client, this.issuer),
+      sid: subject.grantId,
+    };
   }
 }
