@@ -162,7 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminHost: env.TESSERA_ADMIN_HOST || '127.0.0.1',
     requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT', 10, 1, 300) * 1000,
     codeTtlSeconds: integer(env, 'TESSERA_CODE_TTL', 60, 1, 600),
-    streamHeartbeatMs: integer(env, 'TESSERA_STREAM_HEARTBEAT', 15, 1, 300) * 1000,
+    // At most 30 s: @tessera/verify takes a minute's silence for a dead connection.
+    streamHeartbeatMs: integer(env, 'TESSERA_STREAM_HEARTBEAT', 15, 1, 30) * 1000,
     streamMaxListeners: integer(env, 'TESSERA_STREAM_MAX_LISTENERS', 1000, 1, 100_000),
   };
 }

@@ -2,8 +2,11 @@
 // listeners resume with Last-Event-ID (also after an instance restart), are told to start over
 // when they cannot, hear heartbeats, and one that never reads is cut off without slowing anyone.
 import t, { type Test } from 'tap';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { basic, post, registerClient, registerUser, startTessera, tokenRequest, type Running } from './helpers/harness.ts';
 import { openStream, type SseEvent, type SseStream } from './helpers/sse.ts';
 
@@ -92,7 +95,7 @@ t.test('every kind of revocation is an event within a second', async (t) => {
     t.ok(event.receivedAt - sent < 1000, `${what}: within 1 s (${event.receivedAt - sent} ms)`);
     t.match(event.id, /^\d+$/, `${what}: an event id`);
     const body = data(event);
-    t.ok(body.at <= Math.ceil(Date.now() / 1000) && body.exp >= body.at, `${what}: at and exp`);
+    t.ok(body.exp >= body.at, `${what}: exp no earlier than at`);
     return body;
   };
   const password = (client: { id: string; secret?: string }, who: { username: string; password: string }) =>
@@ -108,6 +111,7 @@ t.test('every kind of revocation is an event within a second', async (t) => {
   );
   const jwtEvent = await within1s((r) => r.jti === claims.jti, 'a JWT');
   t.equal(jwtEvent.exp, claims.exp, "a JWT's event lasts until the token expires");
+  t.ok(jwtEvent.at <= Math.ceil(Date.now() / 1000), 'and names the moment of its revocation');
 
   // An opaque access token: its jti is the one introspection shows.
   const opaqueToken = (await password(opaque, bob)).body_;
@@ -132,7 +136,8 @@ t.test('every kind of revocation is an event within a second', async (t) => {
   const sid = JSON.parse(Buffer.from((family.access_token as string).split('.')[1]!, 'base64url').toString()).sid as string;
   await post(app, '/revoke', { token: family.refresh_token as string }, { headers: { authorization: basic(jwt.id, jwt.secret!) } });
   const familyEvent = await within1s((r) => r.sid === sid, 'a refresh family');
-  t.equal(familyEvent.exp - familyEvent.at, 600, "until the client's access tokens have expired");
+  t.ok(Math.abs(familyEvent.exp - Math.floor(Date.now() / 1000) - 600) <= 2, "until the client's access tokens have expired");
+  t.equal(familyEvent.at, familyEvent.exp, 'a family never issues a good token again: every token of it is revoked');
 
   // A reused refresh token revokes its family too.
   const reused = (await password(jwt, alice)).body_;
@@ -144,16 +149,19 @@ t.test('every kind of revocation is an event within a second', async (t) => {
 
   // A user deactivated, and a user whose password changed.
   await tessera.users.setActive('bob', false);
-  await within1s((r) => r.sub === bob.user.id && r.jti === undefined, 'a deactivated user');
+  const deactivated = await within1s((r) => r.sub === bob.user.id && r.jti === undefined, 'a deactivated user');
+  t.ok(deactivated.at < deactivated.exp, 'a user goes on signing in: a moment, not the end');
   await tessera.users.setPassword('alice', 'a brand new password');
   await within1s((r) => r.sub === alice.user.id, 'a new password');
 
   // A deleted client, and a revoked signing key.
   await tessera.clients.delete(opaque.id);
-  await within1s((r) => r.client_id === opaque.id, 'a deleted client');
+  const deleted = await within1s((r) => r.client_id === opaque.id, 'a deleted client');
+  t.equal(deleted.at, deleted.exp, 'every token of a deleted client');
   const kid = tessera.keys.signingKey().kid;
   await tessera.revokeKey(kid);
-  await within1s((r) => r.kid === kid, 'a revoked key');
+  const keyEvent = await within1s((r) => r.kid === kid, 'a revoked key');
+  t.equal(keyEvent.at, keyEvent.exp, 'every token of a revoked key, a forged one minted later too');
 
   const ids = stream.events.filter((e) => e.event === 'revocation').map((e) => Number(e.id));
   t.same(
@@ -317,4 +325,55 @@ t.test('a listener that never reads is cut off, and nobody else notices', async 
   t.equal((await post(server.app, '/token/verify', { token })).statusCode, 401, 'and the server still serves');
   reader.close();
   stalled.destroy();
+});
+
+t.test('a listener gone before it was admitted holds no place', async (t) => {
+  const { server, url } = await setUp(t, { TESSERA_STREAM_MAX_LISTENERS: '1' });
+  // A private_key_jwt client whose jwks_uri answers slowly: its authentication takes a while.
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k' }] });
+  const keyServer = createServer((_req, res) =>
+    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks), 800),
+  );
+  await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    keyServer.closeAllConnections();
+    keyServer.close();
+  });
+  const jwksUri = `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/jwks`;
+  const { client } = await server.tessera.clients.register({ name: 'keyed listener', introspect: true, jwksUri });
+  const assertion = () =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+      .setIssuer(client.id)
+      .setSubject(client.id)
+      .setAudience(server.config.issuer)
+      .setJti(randomUUID())
+      .setExpirationTime('1m')
+      .sign(privateKey);
+  const form = async () =>
+    new URLSearchParams({
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await assertion(),
+    });
+
+  // Asks, then hangs up while the server still fetches the client's keys.
+  const { port } = server.app.server.address() as AddressInfo;
+  const body = (await form()).toString();
+  const impatient = net.connect(port, '127.0.0.1');
+  impatient.on('error', () => {});
+  await new Promise((resolve) => impatient.once('connect', resolve));
+  impatient.write(
+    `POST /revocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  impatient.destroy();
+  await new Promise((r) => setTimeout(r, 1200));
+  t.equal(server.tessera.revocationStream.listeners, 0, 'no listener left behind');
+
+  // The one place there is remains free for a listener that stays.
+  const stays = await openStream(`${url}/revocations`, { method: 'POST', body: await form() });
+  t.equal(stays.status, 200);
+  await stays.next((e) => e.event === 'synced');
+  stays.close();
 });

@@ -36,7 +36,7 @@ t.test('@tessera/verify against a real Tessera', async (t) => {
   const verifier = verifierFor(t, { issuer, audience: API, introspection });
 
   /** A JWT signed with the server's own current key, with these claims changed. */
-  const signedByServer = (changes: JWTPayload, header: { typ?: string } = {}) => {
+  const signedByServer = (changes: JWTPayload, header: { typ?: string; kid?: string } = {}) => {
     const { kid, key } = tessera.keys.signingKey();
     const now = Math.floor(Date.now() / 1000);
     const claims = {
@@ -140,6 +140,7 @@ t.test('@tessera/verify against a real Tessera', async (t) => {
       ['alg none', unsigned, /algorithm|malformed/],
       ['another issuer', signedByServer({ iss: 'https://evil.example.com' }), /iss/],
       ['typ JWT, not an access token', signedByServer({}, { typ: 'JWT' }), /typ/],
+      ['no kid: the server names the key of every token', signedByServer({}, { kid: undefined }), /does not name its signing key/],
       ['no client_id', signedByServer({ client_id: undefined }), /client_id/],
       ['not yet valid', signedByServer({ nbf: now + 3600 }), /nbf/],
       ['garbage', 'not a token at all', /malformed/],

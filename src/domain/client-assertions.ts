@@ -127,8 +127,9 @@ export class ClientAssertions {
     const jti = verified.jti;
     if (typeof jti !== 'string' || jti.length > MAX_JTI_LENGTH || !PRINTABLE.test(jti))
       refuse(`the assertion's jti must be 1 to ${MAX_JTI_LENGTH} printable ASCII characters`);
-    // Last, once everything else holds: a forged assertion must not use up its jti.
-    if (!(await this.used.recordOnce(`${client.id} ${jti}`, new Date(exp * 1000))))
+    // Last, once everything else holds: a forged assertion must not use up its jti. Kept as long
+    // as the assertion is accepted, the clock leeway included, so that pruning cannot free it early.
+    if (!(await this.used.recordOnce(`${client.id} ${jti}`, new Date((exp + CLOCK_LEEWAY_S) * 1000))))
       refuse('the assertion was used before (each jti is accepted once)');
     return client;
   }

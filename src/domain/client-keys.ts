@@ -168,6 +168,8 @@ async function fetchKeySet(uri: string): Promise<ClientKeySet> {
 /** One client's keys from its jwks_uri: the latest fetch (perhaps under way, perhaps failed). */
 class FetchedKeys {
   keys!: Promise<ClientKeySet>;
+  /** The last set fetched: a refetch that fails (anyone can prompt one) does not take it away. */
+  private good: ClientKeySet | undefined;
   private fetchedAt = 0;
   private failed = false;
   private kidRefetchedAt = 0;
@@ -178,6 +180,8 @@ class FetchedKeys {
 
   /** The keys; an unknown `kid` may prompt a new fetch (the client may have rotated its keys). */
   async current(kid: string | undefined): Promise<ClientKeySet> {
+    // Known keys answer at once, whatever refetch an unknown kid has started meanwhile.
+    if (this.good !== undefined && (kid === undefined || this.good.kids.has(kid))) return this.good;
     const now = Date.now();
     if (this.failed && now - this.fetchedAt >= REFETCH_INTERVAL_MS) this.fetch(now);
     const keys = await this.keys;
@@ -191,7 +195,14 @@ class FetchedKeys {
   }
 
   private fetch(now: number): void {
-    const keys = fetchKeySet(this.uri);
+    const previous = this.good;
+    const keys = fetchKeySet(this.uri).then(
+      (fetched) => (this.good = fetched),
+      (error: unknown) => {
+        if (previous === undefined) throw error;
+        return previous;
+      },
+    );
     this.keys = keys;
     this.fetchedAt = now;
     this.failed = false;

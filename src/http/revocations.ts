@@ -2,6 +2,7 @@
 // for a confidential client allowed to introspect. GET authenticates with HTTP Basic; POST takes any
 // client authentication in a form body as well (a private_key_jwt client's assertion does not
 // belong in a URL). The response is written to the socket directly: it never ends by itself.
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clients } from '../domain/clients.js';
 import { UnavailableError } from '../domain/errors.js';
@@ -23,6 +24,42 @@ export interface RevocationsServices {
   requestTimeoutMs: number;
 }
 
+/**
+ * Opens the event stream on the raw response. A listener that has not read what it was sent
+ * within the request timeout is cut off (`onCutOff`): it resumes with Last-Event-ID when it
+ * reconnects, and a stalled peer holds no more than a page here.
+ */
+function eventStream(raw: ServerResponse, cutOffAfterMs: number, onCutOff: () => void): StreamConnection & { stop(): void } {
+  raw.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    // A stream ends only when the server closes (or cuts it off): then the socket goes too,
+    // rather than lingering as an idle keep-alive connection that holds up the shutdown.
+    Connection: 'close',
+    // Proxies that buffer responses (nginx) would hold the events back.
+    'X-Accel-Buffering': 'no',
+  });
+  raw.write(`retry: ${RETRY_MS}\n\n`);
+  let stalled: NodeJS.Timeout | undefined;
+  raw.on('drain', () => {
+    clearTimeout(stalled);
+    stalled = undefined;
+  });
+  return {
+    write(frame) {
+      raw.write(frame);
+      if (raw.writableLength >= HIGH_WATER_BYTES && !stalled)
+        stalled = setTimeout(() => {
+          onCutOff();
+          raw.destroy();
+        }, cutOffAfterMs);
+    },
+    writable: () => !raw.destroyed && raw.writableLength < HIGH_WATER_BYTES,
+    end: () => raw.end(),
+    stop: () => clearTimeout(stalled),
+  };
+}
+
 export function revocationsRoute(app: FastifyInstance, { clients, stream, metrics, requestTimeoutMs }: RevocationsServices): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const params = bodyParams(request, CLIENT_AUTH_PARAMETERS);
@@ -35,41 +72,13 @@ export function revocationsRoute(app: FastifyInstance, { clients, stream, metric
 
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      // A stream ends only when the server closes (or cuts it off): then the socket goes too,
-      // rather than lingering as an idle keep-alive connection that holds up the shutdown.
-      Connection: 'close',
-      // Proxies that buffer responses (nginx) would hold the events back.
-      'X-Accel-Buffering': 'no',
-    });
-    raw.write(`retry: ${RETRY_MS}\n\n`);
-    // A listener that has not read what it was sent within the request timeout is cut off: it
-    // resumes with Last-Event-ID when it reconnects, and a stalled peer holds no more than a page.
-    let stalled: NodeJS.Timeout | undefined;
-    const connection: StreamConnection = {
-      write(frame) {
-        raw.write(frame);
-        if (raw.writableLength >= HIGH_WATER_BYTES && !stalled)
-          stalled = setTimeout(() => {
-            metrics.slowListenersCut.inc();
-            raw.destroy();
-          }, requestTimeoutMs);
-      },
-      writable: () => !raw.destroyed && raw.writableLength < HIGH_WATER_BYTES,
-      end: () => raw.end(),
-    };
-    // A listener sends nothing after its request: its end of the connection closing means it has gone.
-    raw.socket?.once('end', () => raw.destroy());
-    raw.on('drain', () => {
-      clearTimeout(stalled);
-      stalled = undefined;
-      stream.revocationsCommitted();
-    });
+    // Gone while it was being authenticated: 'close' has fired already, and will not again.
+    if (raw.destroyed) return stream.leave(listener);
+    const connection = eventStream(raw, requestTimeoutMs, () => metrics.slowListenersCut.inc());
+    raw.on('drain', () => stream.revocationsCommitted());
     metrics.streamListeners.inc();
     raw.on('close', () => {
-      clearTimeout(stalled);
+      connection.stop();
       stream.leave(listener);
       metrics.streamListeners.dec();
     });

@@ -64,7 +64,7 @@ export class ClientStore {
     const at = new Date();
     const exp = await accessTokensEndBy(this.db, at, { id });
     await translated(
-      this.feed.commit([this.db.client.delete({ where: { id } })], [{ kind: 'client', subject: id }], [{ clientId: id, at, exp }]),
+      this.feed.commit([this.db.client.delete({ where: { id } })], [{ kind: 'client', subject: id }], [{ clientId: id, at: exp, exp }]),
     );
   }
 

@@ -26,10 +26,11 @@ export class KeyStore {
     const now = new Date();
     const published = { kid, OR: [{ publishUntil: null }, { publishUntil: { gt: now } }] };
     if ((await this.db.signingKey.count({ where: published })) === 0) return false;
+    const exp = await accessTokensEndBy(this.db, now);
     await this.feed.commit(
       [this.db.signingKey.updateMany({ where: published, data: { retiredAt: now, publishUntil: now } })],
       [{ kind: 'keys', subject: kid }],
-      [{ kid, at: now, exp: await accessTokensEndBy(this.db, now) }],
+      [{ kid, at: exp, exp }],
     );
     return true;
   }

@@ -63,13 +63,29 @@ export async function pruneExpired(db: Db, now: Date, max = Number.MAX_SAFE_INTE
     revokedJwts: (await db.revokedJwt.deleteMany({ where: { expiresAt: { lt: now } } })).count,
     // Kept a while past their end, so that a stream listener back from a short absence resumes
     // where it left off rather than being told to start over (see src/tokens/revocation-stream.ts).
-    revocations: (await db.revocation.deleteMany({ where: { exp: { lt: new Date(now.getTime() - REVOCATION_RETENTION_MS) } } })).count,
+    revocations: await inBatches(
+      async () =>
+        (
+          await db.revocation.findMany({
+            where: { exp: { lt: new Date(now.getTime() - REVOCATION_RETENTION_MS) } },
+            select: { id: true },
+            take,
+          })
+        ).map((r) => r.id),
+      (keys) => db.revocation.deleteMany({ where: { id: { in: keys as number[] } } }),
+      max,
+    ),
     codes: (await db.authorizationCode.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - 3600_000) } } })).count,
     changeEvents: (await db.changeEvent.deleteMany({ where: { createdAt: { lt: new Date(now.getTime() - CHANGE_EVENT_RETENTION_MS) } } }))
       .count,
     signingKeys: (await db.signingKey.deleteMany({ where: { publishUntil: { lt: now } } })).count,
     loginThrottles: (await db.loginThrottle.deleteMany({ where: { windowStart: { lt: new Date(now.getTime() - 24 * 3600_000) } } })).count,
-    // An expired assertion is refused for its exp alone: its jti need not be remembered any more.
-    usedAssertions: (await db.usedAssertion.deleteMany({ where: { expiresAt: { lt: now } } })).count,
+    // An expired assertion is refused for its exp alone: its jti need not be remembered any more
+    // (each row is kept until its assertion's exp plus the clock leeway).
+    usedAssertions: await inBatches(
+      async () => (await db.usedAssertion.findMany({ where: { expiresAt: { lt: now } }, select: { key: true }, take })).map((r) => r.key),
+      (keys) => db.usedAssertion.deleteMany({ where: { key: { in: asStrings(keys) } } }),
+      max,
+    ),
   };
 }

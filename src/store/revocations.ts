@@ -4,7 +4,12 @@
 import type { Prisma } from '../generated/sqlite/client.ts';
 import type { Db } from './dialect.js';
 
-/** What a revocation ends: every access token matching all the set fields, issued at or before `at`. */
+/**
+ * What a revocation ends: every access token matching all the set fields, issued at or before `at`.
+ * A family, a deleted client or a revoked key never issues a good token again, so their `at` is
+ * their `exp`: every token that names them is revoked, even one minted (or forged, with a leaked
+ * key) after the revocation was decided. A user goes on signing in, so theirs is a moment.
+ */
 export interface RevocationFact {
   jti?: string;
   sid?: string;

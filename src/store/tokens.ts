@@ -115,7 +115,7 @@ export class TokenStore {
       this.feed.commit(
         revokeTokensWhere(this.db, at, { grant: { id: grantId }, access: { grantId } }),
         [{ kind: 'grant', subject: grantId }],
-        [{ sid: grantId, at, exp }],
+        [{ sid: grantId, at: exp, exp }],
       ),
     );
   }

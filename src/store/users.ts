@@ -6,6 +6,14 @@ import { retryingConflicts, translated } from './errors.js';
 import { accessTokensEndBy } from './revocations.js';
 import { revokeTokensWhere } from './tokens.js';
 
+/**
+ * How long after a user's revocation is decided the stream's event still covers new tokens: one
+ * minted meanwhile by a refresh already in flight (its grant is revoked, but its iat may be a
+ * second later) must be refused by resource servers too. A new sign-in within it gets a token
+ * they refuse (the server itself refuses one from the same second: iat has whole seconds).
+ */
+const IN_FLIGHT_MS = 1000;
+
 export class UserStore {
   constructor(
     private readonly db: Db,
@@ -54,7 +62,7 @@ export class UserStore {
    */
   private async endEverything(id: string, change: { active?: boolean; passwordHash?: string }): Promise<void> {
     const now = new Date();
-    const revoked = [{ sub: id, at: now, exp: await accessTokensEndBy(this.db, now) }];
+    const revoked = [{ sub: id, at: new Date(now.getTime() + IN_FLIGHT_MS), exp: await accessTokensEndBy(this.db, now) }];
     // Retried on a deadlock with a concurrent rotation (see revokeTokensWhere), like revokeGrant.
     await retryingConflicts(() =>
       translated(

@@ -96,7 +96,8 @@ export class RevocationStream {
       if (lastEventId !== undefined) {
         const resume = parseEventId(lastEventId);
         const tooOld = resume !== null && bounds !== null && resume < bounds.oldest - 1;
-        if (resume === null || resume > newest || tooOld) connection.write(`id: ${newest}\nevent: reset\ndata: {}\n\n`);
+        // No id on it: a listener cut off before `synced` resumes with none, and is sent everything again.
+        if (resume === null || resume > newest || tooOld) connection.write('event: reset\ndata: {}\n\n');
         else listener.cursor = resume;
       }
       // Gone meanwhile: it left, or the stream closed (then its connection must end here).

@@ -133,7 +133,12 @@ class TesseraVerifier implements Verifier {
           this.live = true;
           this.gate?.open();
         },
-        disconnected: () => (this.live = false),
+        // Introspection answers are trusted for their whole life only while the stream would
+        // announce their revocation: without it, opaque tokens are asked about again.
+        disconnected: () => {
+          this.live = false;
+          this.cache.deleteWhere((entry) => entry.facts.kid === undefined);
+        },
         error: (error) => onError?.(error),
       });
       this.holdJwtsUntilSynced();
@@ -187,6 +192,8 @@ class TesseraVerifier implements Verifier {
       throw this.tokenErrorOf(error);
     }
     const { payload, protectedHeader } = verified;
+    // Tessera names the key of every token it signs; a revoked key is announced by its kid.
+    if (protectedHeader.kid === undefined) throw this.invalid('The token does not name its signing key');
     const auth = authFromClaims(payload, this.realm);
     const facts = {
       jti: text(payload.jti),
