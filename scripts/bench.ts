@@ -86,10 +86,14 @@ async function seed(env: NodeJS.ProcessEnv) {
   const jwtCc = await core.clients.register({ name: 'bench jwt', tokenFormat: 'jwt', accessTtl: 3600 });
   const pw = await core.clients.register({ name: 'bench password', grants: ['password'] });
   await core.users.create('bench', undefined, PASSWORD);
-  // The JWT client again, authenticating with private_key_jwt (RFC 7523) instead of a secret.
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' }] });
-  const keyCc = { ...(await core.clients.register({ name: 'bench key', tokenFormat: 'jwt', accessTtl: 3600, jwks })), privateKey };
+  // The JWT client again, authenticating with private_key_jwt (RFC 7523) instead of a secret: one
+  // with a P-256 key, one with an Ed25519 key.
+  const keyClient = async (alg: 'ES256' | 'EdDSA') => {
+    const { publicKey, privateKey } = await generateKeyPair(alg);
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg, use: 'sig' }] });
+    return { ...(await core.clients.register({ name: `bench key ${alg}`, tokenFormat: 'jwt', accessTtl: 3600, jwks })), alg, privateKey };
+  };
+  const keyClients = [await keyClient('ES256'), await keyClient('EdDSA')];
 
   /** `count` more live opaque access tokens in the table, stored directly. */
   const storeMoreTokens = async (count: number) => {
@@ -107,7 +111,7 @@ async function seed(env: NodeJS.ProcessEnv) {
       await core.store.tokens.saveAccessTokens(batch);
     }
   };
-  return { introspector, opaqueCc, jwtCc, pw, keyCc, storeMoreTokens, close: () => core.close() };
+  return { introspector, opaqueCc, jwtCc, pw, keyClients, storeMoreTokens, close: () => core.close() };
 }
 
 // ── End of seeding ──────────────────────────────────────────────────────────────────────────────
@@ -448,7 +452,7 @@ async function main() {
       LOG_LEVEL: 'warn',
     };
     const seeded = await seed(env);
-    const { introspector, opaqueCc, jwtCc, pw, keyCc } = seeded;
+    const { introspector, opaqueCc, jwtCc, pw, keyClients } = seeded;
     const url = `http://127.0.0.1:${port}`;
     const issuer = `http://localhost:${port}`;
 
@@ -563,11 +567,11 @@ async function main() {
       '>= 0.15',
     );
 
-    if (ccJwt && wanted('private_key_jwt')) {
-      // Each request carries an assertion of its own (a jti is accepted once), signed beforehand so
-      // that the load generator only sends them: as many as the secret-based case reached, which
-      // this one cannot outrun, for the warm-up and for the measured run.
-      const enough = (seconds: number) => Math.ceil(ccJwt.rps * seconds) + 2000;
+    // Each request carries an assertion of its own (a jti is accepted once), signed beforehand so
+    // that the load generator only sends them: as many as the secret-based case reached, which
+    // this one cannot outrun, for the warm-up and for the measured run.
+    for (const keyCc of ccJwt && wanted('client_credentials, JWT, private_key_jwt') ? keyClients : []) {
+      const enough = (seconds: number) => Math.ceil(ccJwt!.rps * seconds) + 2000;
       const assertions = async (count: number) =>
         Promise.all(
           Array.from({ length: count }, async () =>
@@ -575,7 +579,7 @@ async function main() {
               grant_type: 'client_credentials',
               client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
               client_assertion: await new SignJWT({})
-                .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
+                .setProtectedHeader({ alg: keyCc.alg, kid: 'bench' })
                 .setIssuer(keyCc.client.id)
                 .setSubject(keyCc.client.id)
                 .setAudience(issuer)
@@ -594,9 +598,9 @@ async function main() {
         duration,
       );
       rows.push({
-        name: 'client_credentials, JWT, private_key_jwt',
+        name: `client_credentials, JWT, private_key_jwt (${keyCc.alg})`,
         ...keyed,
-        ratio: `${(keyed.rps / ccJwt.rps).toFixed(2)} of client_secret_basic`,
+        ratio: `${(keyed.rps / ccJwt!.rps).toFixed(2)} of client_secret_basic`,
         target: '>= 0.5 of client_secret_basic',
       });
     }
