@@ -6,11 +6,11 @@ import type { FastifyRequest } from 'fastify';
 import { ClientAssertionError } from '../domain/client-assertions.js';
 import type { ClientCredentials, Clients } from '../domain/clients.js';
 import { InvalidClientError, InvalidRequestError } from '../oauth/errors.js';
-import { VSCHAR } from '../oauth/syntax.js';
+import { CLIENT_AUTH_PARAMETERS, VSCHAR } from '../oauth/syntax.js';
 import type { ClientRecord } from '../records.js';
 import type { Params } from './params.js';
 
-export const CLIENT_AUTH_PARAMETERS = ['client_id', 'client_secret', 'client_assertion_type', 'client_assertion'] as const;
+export { CLIENT_AUTH_PARAMETERS };
 
 /** RFC 7523 §2.2: the one assertion type accepted. */
 const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

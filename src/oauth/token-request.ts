@@ -5,9 +5,10 @@ import type { ClientRecord } from '../records.js';
 import { InvalidClientError, InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError } from './errors.js';
 import type { GrantType } from './grants/grant.js';
 import { findGrant } from './grants/index.js';
+import { CLIENT_AUTH_PARAMETERS } from './syntax.js';
 
 /** The token endpoint's own parameters, client authentication's among them; each grant adds its own (GrantType.parameters). */
-export const TOKEN_PARAMETERS = ['grant_type', 'client_id', 'client_secret', 'client_assertion_type', 'client_assertion'] as const;
+export const TOKEN_PARAMETERS = ['grant_type', ...CLIENT_AUTH_PARAMETERS] as const;
 
 /** grant_type is a name (NCHAR) or an absolute URI (RFC 6749 §4.5). */
 const GRANT_TYPE = /^(?:[\w.-]+|[a-zA-Z][a-zA-Z0-9+.-]+:.*)$/;
