@@ -1206,8 +1206,16 @@ function rawCases(serviceBasic: string) {
     });
 }
 
-/** Writes the bytes, half-closes, and reads until the server closes (or `waitMs` passes). */
-function exchange(port: number, bytes: Buffer, waitMs: number): Promise<{ received: Buffer; closed: boolean }> {
+/**
+ * Writes the bytes (and half-closes, unless `keepOpen`), then reads until the server closes,
+ * `enough` says what came back suffices, or `waitMs` passes; then closes.
+ */
+function exchange(
+  port: number,
+  bytes: Buffer,
+  waitMs: number,
+  { keepOpen = false, enough }: { keepOpen?: boolean; enough?: (received: Buffer) => boolean } = {},
+): Promise<{ received: Buffer; closed: boolean }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -1220,11 +1228,15 @@ function exchange(port: number, bytes: Buffer, waitMs: number): Promise<{ receiv
       resolve({ received: Buffer.concat(chunks), closed });
     };
     const timer = setTimeout(() => done(false), waitMs);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (enough?.(Buffer.concat(chunks))) done(false);
+    });
     socket.on('close', () => done(true));
     // A reset is an answer too; 'close' follows it.
     socket.on('error', () => {});
-    socket.end(bytes);
+    if (keepOpen) socket.write(bytes);
+    else socket.end(bytes);
   });
 }
 
@@ -1951,33 +1963,15 @@ interface StreamAnswer extends Answer {
 }
 
 /** Writes a request and reads until the answer is complete (a stream: until `synced`), the server closes, or `waitMs` passes; then closes. */
-function streamExchange(
+async function streamExchange(
   port: number,
   request: Buffer,
   head: boolean,
   waitMs: number,
 ): Promise<{ received: Buffer; answer: StreamAnswer | null; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    let settled = false;
-    const done = (closed: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      const received = Buffer.concat(chunks);
-      resolve({ received, answer: readStreamAnswer(received, head), closed });
-    };
-    const timer = setTimeout(() => done(false), waitMs);
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      if (readStreamAnswer(Buffer.concat(chunks), head)?.complete) done(false);
-    });
-    socket.on('close', () => done(true));
-    socket.on('error', () => {});
-    socket.write(request);
-  });
+  const enough = (received: Buffer) => readStreamAnswer(received, head)?.complete === true;
+  const { received, closed } = await exchange(port, request, waitMs, { keepOpen: true, enough });
+  return { received, answer: readStreamAnswer(received, head), closed };
 }
 
 /** The answer so far (enough of HTTP/1.1 and of Server-Sent Events for this server), or null before its head has arrived. */
