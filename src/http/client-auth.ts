@@ -55,12 +55,11 @@ function clientCredentials(request: FastifyRequest, params: ClientAuthParams): C
   const authorization = request.headers.authorization;
   const usesBasic = authorization !== undefined && /^Basic\b/i.test(authorization);
   // Two methods at once is a malformed request (RFC 6749 §2.3), whatever either of them holds.
-  const methods = [
-    usesBasic,
-    params.client_secret !== undefined,
-    params.client_assertion !== undefined || params.client_assertion_type !== undefined,
-  ];
-  if (methods.filter(Boolean).length > 1) throw new InvalidRequestError(TWO_METHODS);
+  const methods =
+    Number(usesBasic) +
+    Number(params.client_secret !== undefined) +
+    Number(params.client_assertion !== undefined || params.client_assertion_type !== undefined);
+  if (methods > 1) throw new InvalidRequestError(TWO_METHODS);
   const assertion = assertionCredentials(params);
   if (usesBasic) {
     const basic = basicCredentials(authorization);

@@ -73,29 +73,28 @@ export class RevocationSet {
   }
 
   private file(event: RevocationEvent): void {
-    const field = filedUnder(event);
-    if (field === undefined) {
-      this.all.add(event);
-      return;
-    }
-    const byValue = this.index.get(field)!;
-    const value = event[field]!;
-    const filed = byValue.get(value);
-    if (filed === undefined) byValue.set(value, new Set([event]));
-    else filed.add(event);
+    this.bucketOf(event, true).add(event);
   }
 
   private unfile(event: RevocationEvent): void {
+    const bucket = this.bucketOf(event, false);
+    bucket.delete(event);
     const field = filedUnder(event);
-    if (field === undefined) {
-      this.all.delete(event);
-      return;
-    }
+    if (field !== undefined && bucket.size === 0) this.index.get(field)!.delete(event[field]!);
+  }
+
+  /** The set an event is filed in: `all` when it names no field, else the one for its first field's value. */
+  private bucketOf(event: RevocationEvent, create: boolean): Set<RevocationEvent> {
+    const field = filedUnder(event);
+    if (field === undefined) return this.all;
     const byValue = this.index.get(field)!;
     const value = event[field]!;
-    const filed = byValue.get(value);
-    filed?.delete(event);
-    if (filed?.size === 0) byValue.delete(value);
+    let bucket = byValue.get(value);
+    if (bucket === undefined) {
+      bucket = new Set();
+      if (create) byValue.set(value, bucket);
+    }
+    return bucket;
   }
 
   /** Forgets the events past their `exp`: every token they revoke has expired. */
