@@ -5,6 +5,7 @@
 //   tokens         src/tokens/
 //   domain         src/domain/
 //   oauth          src/oauth/
+//   admin          src/admin/ (the admin operations: the admin API and the admin command use them)
 //   http           src/http/
 //   composition    src/tessera.ts, src/app.ts, src/server.ts, src/cli/
 // Only the rules below are enforced. They go by folder, so they hold for files added or moved
@@ -48,17 +49,19 @@ module.exports = {
     forbid(
       'not-to-composition-root',
       'The layers must not import the composition root (src/tessera.ts, src/app.ts, src/server.ts, src/cli/): it imports them.',
-      '^src/(domain|tokens|oauth|store|http)/',
+      '^src/(domain|tokens|oauth|store|http|admin)/',
       COMPOSITION_ROOT,
     ),
     forbid(
       'tokens-not-up',
       'src/tokens/ must not import src/domain/, src/oauth/ or src/http/.',
       '^src/tokens/',
-      '^src/(domain|oauth|http)/',
+      '^src/(domain|oauth|admin|http)/',
     ),
-    forbid('domain-not-up', 'src/domain/ must not import src/oauth/ or src/http/.', '^src/domain/', '^src/(oauth|http)/'),
-    forbid('oauth-not-up', 'src/oauth/ must not import src/http/.', '^src/oauth/', '^src/http/'),
+    forbid('domain-not-up', 'src/domain/ must not import src/oauth/, src/admin/ or src/http/.', '^src/domain/', '^src/(oauth|admin|http)/'),
+    forbid('oauth-not-up', 'src/oauth/ must not import src/admin/ or src/http/.', '^src/oauth/', '^src/(admin|http)/'),
+    forbid('admin-not-up', 'src/admin/ must not import src/http/.', '^src/admin/', '^src/http/'),
+    forbid('admin-not-to-store', 'src/admin/ goes through the domain and token services, never the store.', '^src/admin/', '^src/store/'),
     forbid('oauth-not-to-store', 'src/oauth/ goes through the token and domain services, never the store.', '^src/oauth/', '^src/store/'),
     forbid(
       'prisma-only-in-store',

@@ -79,7 +79,7 @@ const pgConfig = (url: string) => pgPoolConfig(url);
 /** Opens the run's database (migrating it), registers the clients and creates the user. */
 async function seed(env: NodeJS.ProcessEnv) {
   const config = loadConfig(env);
-  const core = await Tessera.open(config, createLogger('warn'), { migrate: true });
+  const core = await Tessera.open(config, createLogger('warn'), { schema: 'apply' });
   const introspector = await core.clients.register({ name: 'bench rs', introspect: true });
   const opaqueCc = await core.clients.register({ name: 'bench opaque', accessTtl: 3600 });
   // An hour's lifetime: the seeded tokens must outlive the run.

@@ -69,7 +69,7 @@ await admin(`CREATE DATABASE "${name}"`);
 const port = await freePort();
 const env = { DATABASE_URL: databaseUrl, TESSERA_DATA_DIR: dataDir, TESSERA_SECRET: SECRET, TESSERA_ISSUER: `http://localhost:${port}` };
 // Another instance on the same database: it registers the client and the user, and later revokes.
-const other = await Tessera.open(loadConfig({ ...env, LOG_LEVEL: 'warn' }), createLogger('warn'), { migrate: true });
+const other = await Tessera.open(loadConfig({ ...env, LOG_LEVEL: 'warn' }), createLogger('warn'), { schema: 'apply' });
 const { client: registered, secret } = await other.clients.register({
   name: 'drill',
   grants: ['client_credentials', 'password'],

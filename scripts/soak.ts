@@ -72,7 +72,7 @@ interface Client {
 }
 
 async function seed(env: NodeJS.ProcessEnv) {
-  const core = await Tessera.open(loadConfig(env), createLogger('warn'), { migrate: true });
+  const core = await Tessera.open(loadConfig(env), createLogger('warn'), { schema: 'apply' });
   try {
     const register = async (registration: ClientRegistration): Promise<Client> => {
       const { client, secret } = await core.clients.register(registration);

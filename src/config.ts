@@ -18,6 +18,8 @@ export interface Config {
   logLevel: string | undefined;
   /** One log line per request; off by default, since /metrics counts requests. */
   logRequests: boolean;
+  /** TESSERA_MIGRATE: `serve` creates or upgrades the schema (default); when false it refuses an out-of-date one. */
+  migrate: boolean;
   /** Background removal of expired and revoked rows; 0 turns it off. */
   pruneIntervalMs: number;
   /** How often an SQLite instance reads the change feed written by other processes. */
@@ -38,6 +40,8 @@ export interface Config {
   streamHeartbeatMs: number;
   /** The revocation stream's listeners per instance; beyond, 503. */
   streamMaxListeners: number;
+  /** How long the audit log keeps an entry, in days. */
+  auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -155,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secret,
     logLevel: env.LOG_LEVEL || undefined,
     logRequests: boolean(env, 'TESSERA_LOG_REQUESTS', false),
+    migrate: boolean(env, 'TESSERA_MIGRATE', true),
     pruneIntervalMs: integer(env, 'TESSERA_PRUNE_INTERVAL_MS', 60_000, 0, 86_400_000),
     changePollMs: integer(env, 'TESSERA_CHANGE_POLL_MS', 200, 20, 1000),
     trustProxy: trustedProxies(env.TESSERA_TRUST_PROXY),
@@ -165,5 +170,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // At most 30 s: @tessera/verify takes a minute's silence for a dead connection.
     streamHeartbeatMs: integer(env, 'TESSERA_STREAM_HEARTBEAT', 15, 1, 30) * 1000,
     streamMaxListeners: integer(env, 'TESSERA_STREAM_MAX_LISTENERS', 1000, 1, 100_000),
+    auditRetentionDays: integer(env, 'TESSERA_AUDIT_RETENTION_DAYS', 365, 1, 36_500),
   };
 }

@@ -1,6 +1,6 @@
 // The one logger. Secrets never reach it: request logs carry no headers or bodies, and these
 // paths are redacted should anything ever log them.
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /** For the admin command: warnings as plain lines on stderr, not JSON. */
 const plainStderr = {
@@ -10,7 +10,8 @@ const plainStderr = {
   },
 };
 
-export function createLogger(level: string, target: 'stdout' | 'cli' = 'stdout'): Logger {
+/** `target`: stdout (JSON lines), the admin command's stderr, or a stream of JSON lines (tests read it). */
+export function createLogger(level: string, target: 'stdout' | 'cli' | DestinationStream = 'stdout'): Logger {
   return pino(
     {
       level,
@@ -28,6 +29,6 @@ export function createLogger(level: string, target: 'stdout' | 'cli' = 'stdout')
         censor: '[redacted]',
       },
     },
-    target === 'cli' ? plainStderr : pino.destination(1),
+    target === 'cli' ? plainStderr : target === 'stdout' ? pino.destination(1) : target,
   );
 }

@@ -6,8 +6,12 @@ export interface UserRecord {
   id: string;
   username: string;
   email: string | null;
+  name: string | null;
+  emailVerified: boolean;
   passwordHash: string;
   active: boolean;
+  roles: string[];
+  groups: string[];
   /** "Revoke everything this user holds": any access token issued at or before this instant is dead. */
   tokensValidAfter: Date | null;
   createdAt: Date;
@@ -40,7 +44,17 @@ export interface ClientRecord {
    */
   jwks: JSONWebKeySet | null;
   jwksUri: string | null;
+  /** May ask for the scope `tessera:admin`: its tokens open the admin API. */
+  admin: boolean;
+  /** After a rotation with a grace period: the previous secret's digest, valid until the instant given. */
+  previousSecretDigest: string | null;
+  previousSecretExpiresAt: Date | null;
+  /** "End every token of this client": any access token issued at or before this instant is dead. */
+  tokensValidAfter: Date | null;
+  /** RFC 7592: digest of the registration access token, for a client registered at /register. */
+  registrationTokenDigest: string | null;
   createdAt: Date;
+  updatedAt: Date;
 }
 
 /** One authorization (a sign-in): the family of refresh tokens that rotate from it. */
@@ -110,4 +124,30 @@ export interface SigningKeyRecord {
   createdAt: Date;
   retiredAt: Date | null;
   publishUntil: Date | null;
+}
+
+/** One entry of the audit log: who changed what, when. `details` never holds a secret. */
+export interface AuditRecord {
+  id: number;
+  at: Date;
+  /** The admin client's id, `cli:<os user>`, or `register:<client_id>` for dynamic registration. */
+  actor: string;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+}
+
+/** An RFC 7591 initial access token, by its digest. */
+export interface InitialAccessTokenRecord {
+  digest: string;
+  createdAt: Date;
+  expiresAt: Date;
+  maxUses: number | null;
+  uses: number;
+}
+
+/** A page of a list: the items and the cursor of the next page (null on the last). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
 }

@@ -1,4 +1,5 @@
-// Runs the server: open the core (migrating the database), serve, and stop cleanly on a signal.
+// Runs the server: open the core (migrating the database unless TESSERA_MIGRATE=false), serve, and
+// stop cleanly on a signal.
 import { isLoopbackHost, type Config } from './config.js';
 import { buildAdminApp, buildApp } from './app.js';
 import { createLogger } from './logger.js';
@@ -8,7 +9,7 @@ import { Tessera } from './tessera.js';
 
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.logLevel ?? 'info');
-  const tessera = await Tessera.open(config, log, { background: true, migrate: true });
+  const tessera = await Tessera.open(config, log, { background: true, schema: config.migrate ? 'apply' : 'check' });
   for (const client of await tessera.clients.list()) {
     for (const grant of client.grants.map(findGrant)) {
       if (grant?.rules.deprecated) {

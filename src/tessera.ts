@@ -2,17 +2,20 @@
 // The HTTP app (src/app.ts) and the admin command (src/cli/) take the services they need from
 // here and hand each part only what it uses; nothing below this file imports it.
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { ClientAssertions } from './domain/client-assertions.js';
 import { ClientKeys } from './domain/client-keys.js';
 import { ClientSecrets } from './domain/client-secrets.js';
 import { Clients } from './domain/clients.js';
 import { Users } from './domain/users.js';
+import { AuditLog } from './domain/audit.js';
+import { RegistrationTokens } from './domain/registration-tokens.js';
+import type { AdminServices } from './admin/local.js';
 import { GRANTS } from './oauth/grants/index.js';
 import type { GrantServices } from './oauth/grants/grant.js';
 import { deriveKeys, resolveSecret } from './secret.js';
 import { databaseOutage } from './store/errors.js';
-import { applyMigrations } from './store/migrate.js';
+import { applyMigrations, unappliedMigrations } from './store/migrate.js';
 import { ReadCache, type CacheSizes } from './store/read-cache.js';
 import { Store } from './store/store.js';
 import { TokenInspector } from './tokens/inspector.js';
@@ -25,8 +28,11 @@ import { RevocationStream } from './tokens/revocation-stream.js';
 export interface OpenOptions {
   /** Follow other instances' changes and prune in the background (a server does; the CLI not). */
   background?: boolean;
-  /** Create or upgrade the schema first (the server and the admin command both do). */
-  migrate?: boolean;
+  /**
+   * The schema: `apply` creates or upgrades it first (`serve`); `check` (the default) changes
+   * nothing and refuses one that is out of date (the admin command; `serve` with TESSERA_MIGRATE=false).
+   */
+  schema?: 'apply' | 'check';
   cacheSizes?: CacheSizes;
 }
 
@@ -40,6 +46,14 @@ function reportFailure(log: Logger, error: unknown, task: string): void {
   else log.error({ err: error }, `${task} failed`);
 }
 
+/** A schema `tessera migrate` has not brought up to date (or an empty database) is refused, in one line that says so. */
+async function refuseOutdatedSchema(databaseUrl: string): Promise<void> {
+  const pending = await unappliedMigrations(databaseUrl);
+  if (pending.length === 0) return;
+  const count = pending.length === 1 ? '1 migration' : `${pending.length} migrations`;
+  throw new ConfigError(`the database schema is not up to date (${count} not applied): run \`tessera migrate\` first`);
+}
+
 export class Tessera {
   readonly users: Users;
   readonly clients: Clients;
@@ -47,6 +61,10 @@ export class Tessera {
   readonly inspector: TokenInspector;
   readonly revocation: Revocation;
   readonly revocationStream: RevocationStream;
+  /** Who changed what (the admin API, the admin command, dynamic registration). */
+  readonly audit: AuditLog;
+  /** RFC 7591 initial access tokens and RFC 7592 registration access tokens. */
+  readonly registrationTokens: RegistrationTokens;
   /** What the grant handlers (src/oauth/grants/) may use. */
   readonly grantServices: GrantServices;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -81,11 +99,29 @@ export class Tessera {
       onError: (error) => reportFailure(log, error, 'revocation stream'),
     });
     this.grantServices = { tokens: this.tokens, users: this.users };
+    this.audit = new AuditLog(store.audit, log);
+    this.registrationTokens = new RegistrationTokens(store.initialAccessTokens);
+  }
+
+  /** What the admin operations (src/admin/) use. */
+  get adminServices(): AdminServices {
+    return {
+      clients: this.clients,
+      users: this.users,
+      tokens: this.tokens,
+      revocation: this.revocation,
+      keys: { list: () => this.keys.list(), rotate: () => this.rotateKeys(), revoke: (kid) => this.revokeKey(kid) },
+      audit: this.audit,
+      registrationTokens: this.registrationTokens,
+      prune: () => this.store.prune(new Date()),
+    };
   }
 
   static async open(config: Config, log: Logger, options: OpenOptions = {}): Promise<Tessera> {
+    // Before the secret: a refused start leaves nothing behind, not even a generated secret file.
+    if (options.schema !== 'apply') await refuseOutdatedSchema(config.databaseUrl);
     const secretKeys = deriveKeys(resolveSecret(config, (message) => log.warn(message)));
-    if (options.migrate) {
+    if (options.schema === 'apply') {
       const applied = await applyMigrations(config.databaseUrl);
       if (applied.length > 0) log.info({ migrations: applied }, 'database schema upgraded');
     }

@@ -2,10 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
 import { isLoopbackHost } from '../config.js';
-import type { ClientRecord, TokenFormat } from '../records.js';
-import type { ClientStore } from '../store/clients.js';
+import type { ClientRecord, Page, TokenFormat } from '../records.js';
+import type { ClientSettings, ClientStore } from '../store/clients.js';
 import type { LoadingCache } from '../store/read-cache.js';
-import { AdminError } from './errors.js';
+import { AdminError, NoSuchError, pageOrRefuse, written } from './errors.js';
 import type { AssertionCheck, ClientAssertions } from './client-assertions.js';
 import { checkJwksUri, ClientKeysError, parseJwkSet } from './client-keys.js';
 import type { ClientSecrets } from './client-secrets.js';
@@ -30,6 +30,12 @@ const MAX_SECRET_LENGTH = 512;
 /** Issued ids are 22 characters; anything much longer is refused before it reaches the cache or the database. */
 const MAX_CLIENT_ID_LENGTH = 128;
 
+/** The scope that opens the admin API; only a client registered `--admin` may ask for it. */
+export const ADMIN_SCOPE = 'tessera:admin';
+/** The longest grace period a rotated secret may keep working (the contract: 7 days). */
+export const MAX_SECRET_GRACE = 7 * 86_400;
+
+/** A client's settings as registration takes them (the admin command's options, the admin API's fields). */
 export interface ClientRegistration {
   name: string;
   public?: boolean;
@@ -39,16 +45,20 @@ export interface ClientRegistration {
   accessTtl?: number;
   refreshTtl?: number;
   maxSession?: number;
-  audience?: string;
+  audience?: string | null;
   redirectUris?: string[];
   origins?: string[];
   introspect?: boolean;
   browser?: boolean;
+  admin?: boolean;
   /** A JWK Set as JSON text (what `--jwks FILE` holds): the client authenticates with private_key_jwt. */
-  jwks?: string;
+  jwks?: string | null;
   /** Where the client publishes its JWK Set, instead of `jwks`. */
-  jwksUri?: string;
+  jwksUri?: string | null;
 }
+
+/** A change to a client: any setting, each left as it is when absent (null clears an optional one). */
+export type ClientChange = Partial<ClientRegistration>;
 
 /** How a client proves who it is: a secret, an assertion (RFC 7523), or a client_id alone. */
 export type ClientCredentials = { clientId: string; secret?: string } | ({ assertion: string } & AssertionCheck);
@@ -66,30 +76,59 @@ export function authMethod(client: ClientRecord): 'client_secret_basic' | 'priva
 
 /** The keys of a registration, checked; null when it has none. */
 function registeredKeys(input: ClientRegistration): { jwks: JSONWebKeySet | null; jwksUri: string | null } {
-  if (input.jwks !== undefined && input.jwksUri !== undefined) throw new AdminError('give --jwks or --jwks-uri, not both');
-  if (input.public === true && (input.jwks !== undefined || input.jwksUri !== undefined))
+  const jwks = input.jwks ?? null;
+  const jwksUri = input.jwksUri ?? null;
+  if (jwks !== null && jwksUri !== null) throw new AdminError('give --jwks or --jwks-uri, not both');
+  if (input.public === true && (jwks !== null || jwksUri !== null))
     throw new AdminError('a public client has no keys: --jwks and --jwks-uri make a confidential client');
   try {
-    if (input.jwksUri !== undefined) checkJwksUri(input.jwksUri);
-    return { jwks: input.jwks === undefined ? null : parseJwkSet(input.jwks), jwksUri: input.jwksUri ?? null };
+    if (jwksUri !== null) checkJwksUri(jwksUri);
+    return { jwks: jwks === null ? null : parseJwkSet(jwks), jwksUri };
   } catch (error) {
-    if (error instanceof ClientKeysError) throw new AdminError(`${input.jwks === undefined ? '--jwks-uri' : '--jwks'}: ${error.message}`);
+    if (error instanceof ClientKeysError) throw new AdminError(`${jwks === null ? '--jwks-uri' : '--jwks'}: ${error.message}`);
     throw error;
   }
 }
+
+/** A registered client's settings in the form registration takes them: what a change applies to. */
+function asRegistration(client: ClientRecord): ClientRegistration {
+  return {
+    name: client.name,
+    public: isPublicClient(client),
+    grants: client.grants,
+    // tessera:admin is implied by `admin`, not a scope of its own.
+    scopes: client.scopes.filter((scope) => scope !== ADMIN_SCOPE),
+    tokenFormat: client.tokenFormat,
+    accessTtl: client.accessTtl,
+    refreshTtl: client.refreshTtl,
+    maxSession: client.maxSession,
+    audience: client.audience,
+    redirectUris: client.redirectUris,
+    origins: client.origins,
+    introspect: client.canIntrospect,
+    browser: client.browser,
+    admin: client.admin,
+    jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
+    jwksUri: client.jwksUri,
+  };
+}
+
+/** A redirect URI that cannot be registered (RFC 7591 answers these `invalid_redirect_uri`). */
+export class RedirectUriError extends AdminError {}
 
 function checkRedirectUri(uri: string): void {
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw new AdminError(`redirect URI is not an absolute URI: "${uri}"`);
+    throw new RedirectUriError(`redirect URI is not an absolute URI: "${uri}"`);
   }
-  if (url.hash || uri.includes('#')) throw new AdminError(`redirect URI must not have a fragment (RFC 6749 §3.1.2): "${uri}"`);
-  if (/\s/.test(uri)) throw new AdminError(`redirect URI must not contain spaces: "${uri}"`);
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
-    throw new AdminError(`redirect URI must use https (or http on loopback): "${uri}"`);
-  if (url.protocol === 'javascript:' || url.protocol === 'data:') throw new AdminError(`redirect URI scheme not allowed: "${uri}"`);
+  if (url.hash || uri.includes('#')) throw new RedirectUriError(`redirect URI must not have a fragment (RFC 6749 §3.1.2): "${uri}"`);
+  if (/\s/.test(uri)) throw new RedirectUriError(`redirect URI must not contain spaces: "${uri}"`);
+  // Native apps use a loopback redirect (RFC 8252 §7.3): private-use schemes (§7.1) can be claimed
+  // by any app on the device, so, as the contract says, nothing but https and loopback http.
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+    throw new RedirectUriError(`redirect URI must use https (or http on loopback): "${uri}"`);
 }
 
 /** An origin as browsers send it in `Origin`: scheme, host and port, nothing more. */
@@ -103,6 +142,11 @@ function checkOrigin(origin: string): void {
   if (url.origin !== origin) throw new AdminError(`origin must be scheme://host[:port] with nothing after it: "${origin}"`);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
     throw new AdminError(`origin must use https (or http on loopback): "${origin}"`);
+}
+
+/** The fields that are set: a change leaves the others as they are. */
+function withoutUndefined<T extends object>(change: T): Partial<T> {
+  return Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 function ttl(value: number | undefined, fallback: number, name: string): number {
@@ -136,10 +180,10 @@ export class Clients {
   }
 
   /**
-   * Registers a client; the secret (confidential clients without keys) is returned here and never
-   * again. A client registered with keys gets no secret: it authenticates by assertion only.
+   * Checks a whole set of settings and puts them in the form the store keeps: every rule of
+   * registration holds for an update too, so a change can never leave a client invalid.
    */
-  async register(input: ClientRegistration): Promise<{ client: ClientRecord; secret: string | null }> {
+  private settle(input: ClientRegistration): ClientSettings {
     const name = input.name.trim();
     if (name.length === 0 || name.length > 200) throw new AdminError('--name must be 1 to 200 characters');
     const isPublic = input.public === true;
@@ -156,6 +200,12 @@ export class Clients {
     if (rules.some((rule) => rule.issuesRefreshToken) && !grants.includes('refresh_token')) grants.push('refresh_token');
     const scopes = [...new Set(input.scopes ?? [])];
     for (const scope of scopes) if (!isScopeToken(scope)) throw new AdminError(`invalid scope "${scope}" (RFC 6749 §3.3)`);
+    if (scopes.includes(ADMIN_SCOPE)) throw new AdminError(`the scope ${ADMIN_SCOPE} is given by --admin, not --scope`);
+    if (input.admin === true) {
+      if (isPublic) throw new AdminError('an admin client must be confidential');
+      if (!grants.includes('client_credentials')) throw new AdminError('an admin client needs the client_credentials grant');
+      scopes.push(ADMIN_SCOPE);
+    }
     const tokenFormat = (input.tokenFormat ?? 'opaque') as TokenFormat;
     if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new AdminError('--token-format must be opaque or jwt');
     const redirectUris = [...new Set(input.redirectUris ?? [])];
@@ -165,14 +215,12 @@ export class Clients {
     for (const rule of rules) {
       if (rule.needsRedirectUri && redirectUris.length === 0) throw new AdminError(`${rule.name} needs at least one --redirect-uri`);
     }
-    if (input.audience !== undefined && (input.audience.length === 0 || input.audience.length > 500 || /\s/.test(input.audience))) {
+    const audience = input.audience ?? null;
+    if (audience !== null && (audience.length === 0 || audience.length > 500 || /\s/.test(audience))) {
       throw new AdminError('--audience must be 1 to 500 characters without spaces');
     }
-    const generated = isPublic || keys.jwks !== null || keys.jwksUri !== null ? null : this.secrets.generate();
-    const client = await this.store.create({
-      id: newClientId(),
+    return {
       name,
-      secretDigest: generated?.digest ?? null,
       grants,
       scopes,
       redirectUris,
@@ -181,11 +229,71 @@ export class Clients {
       accessTtl: ttl(input.accessTtl, DEFAULT_ACCESS_TTL, '--access-ttl'),
       refreshTtl: ttl(input.refreshTtl, DEFAULT_REFRESH_TTL, '--refresh-ttl'),
       maxSession: ttl(input.maxSession, DEFAULT_MAX_SESSION, '--max-session'),
-      audience: input.audience ?? null,
+      audience,
       canIntrospect: input.introspect === true,
       browser: input.browser === true,
+      admin: input.admin === true,
       ...keys,
+    };
+  }
+
+  /**
+   * Checks a registration exactly as `register` would, and changes nothing: dynamic registration
+   * (src/http/register.ts) refuses invalid metadata before it counts a use of its initial access token.
+   */
+  check(input: ClientRegistration): void {
+    this.settle(input);
+  }
+
+  /**
+   * Registers a client; the secret (confidential clients without keys) is returned here and never
+   * again. A client registered with keys gets no secret: it authenticates by assertion only.
+   */
+  async register(
+    input: ClientRegistration,
+    registrationTokenDigest: string | null = null,
+  ): Promise<{ client: ClientRecord; secret: string | null }> {
+    const settings = this.settle(input);
+    const generated = input.public === true || settings.jwks !== null || settings.jwksUri !== null ? null : this.secrets.generate();
+    const client = await this.store.create({
+      id: newClientId(),
+      ...settings,
+      secretDigest: generated?.digest ?? null,
+      registrationTokenDigest,
     });
+    return { client, secret: generated?.secret ?? null };
+  }
+
+  /**
+   * Changes settings in place: the change is applied to the current settings and the whole is
+   * checked as registration would, so an invalid result is refused entirely. Narrowing the scopes
+   * or grants, or shortening the access token lifetime, ends every token the client holds (the revocation stream can name a whole client,
+   * not a scope, and the server answers as the services listening to it do). A client that becomes
+   * confidential without keys gets a secret, returned here once; one that stops needing a secret
+   * loses it.
+   */
+  async update(id: string, change: ClientChange): Promise<{ client: ClientRecord; secret: string | null }> {
+    if (change.jwks != null && change.jwksUri != null) throw new AdminError('give --jwks or --jwks-uri, not both');
+    const current = await this.get(id);
+    const merged = { ...asRegistration(current), ...withoutUndefined(change) };
+    // Keys replace keys: a change naming one kind drops the other.
+    if (change.jwks != null) merged.jwksUri = null;
+    if (change.jwksUri != null) merged.jwks = null;
+    const settings = this.settle(merged);
+    const needsSecret = merged.public !== true && settings.jwks === null && settings.jwksUri === null;
+    const generated = needsSecret && current.secretDigest === null ? this.secrets.generate() : null;
+    const secretChange = generated
+      ? { secretDigest: generated.digest }
+      : needsSecret
+        ? {}
+        : { secretDigest: null, previousSecretDigest: null, previousSecretExpiresAt: null };
+    // A shorter access token lifetime ends the tokens issued under the longer one too: revocation
+    // events and key publication are sized by the lifetime clients have now, so none may outlive it.
+    const narrowed =
+      current.scopes.some((scope) => !settings.scopes.includes(scope)) ||
+      current.grants.some((grant) => !settings.grants.includes(grant)) ||
+      settings.accessTtl < current.accessTtl;
+    const client = await written(this.store.update(id, { ...settings, ...secretChange }, { endTokens: narrowed }), `client "${id}"`);
     return { client, secret: generated?.secret ?? null };
   }
 
@@ -201,7 +309,12 @@ export class Clients {
     const client = await this.cached.get(clientId);
     if (!client) return null;
     if (isPublicClient(client)) return secret === undefined ? client : null;
-    return secret !== undefined && client.secretDigest !== null && this.secrets.matches(secret, client.secretDigest) ? client : null;
+    if (secret === undefined || client.secretDigest === null) return null;
+    if (this.secrets.matches(secret, client.secretDigest)) return client;
+    // The secret before a rotation with a grace period, until the grace ends.
+    const { previousSecretDigest, previousSecretExpiresAt } = client;
+    const inGrace = previousSecretDigest !== null && previousSecretExpiresAt !== null && previousSecretExpiresAt.getTime() > Date.now();
+    return inGrace && this.secrets.matches(secret, previousSecretDigest) ? client : null;
   }
 
   /** The client, read through the cache (the hot paths); null when there is none. */
@@ -212,7 +325,7 @@ export class Clients {
   /** The client, or an AdminError naming it (the admin command). */
   async get(id: string): Promise<ClientRecord> {
     const client = await this.store.byId(id);
-    if (!client) throw new AdminError(`no client "${id}"`);
+    if (!client) throw new NoSuchError(`no client "${id}"`);
     return client;
   }
 
@@ -248,18 +361,36 @@ export class Clients {
     for (const forget of this.derivedValues) forget();
   }
 
-  async rotateSecret(id: string): Promise<string> {
+  /**
+   * A new secret, returned once. With `graceSeconds`, the old one keeps working that long, so that
+   * its consumers can be redeployed one by one; without, it stops at once. (A secret still in an
+   * earlier grace period stops now: only the one just replaced is kept.)
+   */
+  async rotateSecret(id: string, graceSeconds = 0): Promise<{ secret: string; previousValidUntil: Date | null }> {
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_SECRET_GRACE)
+      throw new AdminError(`--grace must be a whole number of seconds from 0 to ${MAX_SECRET_GRACE} (7 days)`);
     const client = await this.get(id);
     if (client.secretDigest === null)
       throw new AdminError(
         isPublicClient(client) ? 'a public client has no secret' : 'this client has keys, not a secret (private_key_jwt)',
       );
     const { secret, digest } = this.secrets.generate();
-    await this.store.setSecretDigest(client.id, digest);
-    return secret;
+    const previousValidUntil = graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null;
+    await written(this.store.setSecretDigest(client.id, digest, previousValidUntil), `client "${id}"`);
+    return { secret, previousValidUntil };
+  }
+
+  /** Ends every token issued to the client until now; the client goes on. */
+  async revokeTokens(id: string): Promise<void> {
+    await written(this.store.endTokens((await this.get(id)).id), `client "${id}"`);
+  }
+
+  /** A page of clients in registration order. */
+  page(limit: number, cursor?: string): Promise<Page<ClientRecord>> {
+    return pageOrRefuse(this.store.page(limit, cursor));
   }
 
   async delete(id: string): Promise<void> {
-    await this.store.delete((await this.get(id)).id);
+    await written(this.store.delete((await this.get(id)).id), `client "${id}"`);
   }
 }

@@ -1,15 +1,59 @@
 // People: registration, password checks, and the changes that end their tokens.
 import { randomUUID } from 'node:crypto';
-import type { UserRecord } from '../records.js';
+import type { Page, UserRecord } from '../records.js';
 import type { LoadingCache } from '../store/read-cache.js';
 import type { ThrottleStore } from '../store/throttle.js';
-import type { UserStore } from '../store/users.js';
-import { AdminError } from './errors.js';
+import type { UserChange, UserStore } from '../store/users.js';
+import { AdminError, NoSuchError, pageOrRefuse, written } from './errors.js';
 import { LoginThrottle } from './throttle.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword, MAX_PASSWORD_LENGTH, PasswordCheckGate } from './passwords.js';
 
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,128}$/u;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+/** A role or group name: printable, without control characters (spaces are allowed). */
+const LABEL = /^[^\x00-\x1f\x7f]{1,100}$/u;
+const MAX_LABELS = 100;
+
+/** A user's profile as the admin command and the admin API give it. */
+export interface UserProfile {
+  email?: string | null;
+  name?: string | null;
+  emailVerified?: boolean;
+  roles?: string[];
+  groups?: string[];
+}
+
+/** Every change the admin may make to a user. */
+export interface UserUpdate extends UserProfile {
+  active?: boolean;
+  password?: string;
+}
+
+function labels(values: string[] | undefined, what: string): string[] | undefined {
+  if (values === undefined) return undefined;
+  const unique = [...new Set(values)];
+  if (unique.length > MAX_LABELS) throw new AdminError(`at most ${MAX_LABELS} ${what}`);
+  for (const value of unique)
+    if (!LABEL.test(value) || value.trim() !== value) throw new AdminError(`invalid ${what.slice(0, -1)} "${value}"`);
+  return unique;
+}
+
+/** The profile checked, in the form the store keeps; absent fields stay absent. */
+function checkedProfile(profile: UserProfile): UserChange {
+  const { email, name, emailVerified } = profile;
+  if (email != null && !EMAIL.test(email)) throw new AdminError(`not an email address: "${email}"`);
+  if (name != null && (name.trim() === '' || name.length > 200 || /[\x00-\x1f\x7f]/.test(name)))
+    throw new AdminError('name must be 1 to 200 characters without control characters');
+  const change: UserChange = {};
+  if (email !== undefined) change.email = email;
+  if (name !== undefined) change.name = name;
+  if (emailVerified !== undefined) change.emailVerified = emailVerified;
+  const roles = labels(profile.roles, 'roles');
+  const groups = labels(profile.groups, 'groups');
+  if (roles) change.roles = roles;
+  if (groups) change.groups = groups;
+  return change;
+}
 
 export class Users {
   private readonly throttle: LoginThrottle;
@@ -29,12 +73,44 @@ export class Users {
     return user?.active ? user : null;
   }
 
-  async create(username: string, email: string | undefined, password: string): Promise<UserRecord> {
+  async create(username: string, email: string | undefined, password: string, profile: UserProfile = {}): Promise<UserRecord> {
     if (!USERNAME.test(username)) throw new AdminError('username must be 1 to 128 characters, without spaces or control characters');
-    if (email !== undefined && !EMAIL.test(email)) throw new AdminError(`not an email address: "${email}"`);
+    const checked = checkedProfile({ ...profile, email: email ?? profile.email ?? null });
     checkPasswordPolicy(password);
     if (await this.store.byUsername(username)) throw new AdminError(`user "${username}" already exists`);
-    return this.store.create({ id: randomUUID(), username, email: email ?? null, passwordHash: await hashPassword(password) });
+    return written(
+      this.store.create({ id: randomUUID(), username, ...checked, passwordHash: await hashPassword(password) }),
+      `user "${username}"`,
+    );
+  }
+
+  /**
+   * Applies every part of the change, checked first as a whole so that a refused change changes
+   * nothing. Deactivation and a new password end the user's tokens (see setActive, setPassword).
+   */
+  async update(username: string, change: UserUpdate): Promise<UserRecord> {
+    const { active, password, ...profile } = change;
+    const checked = checkedProfile(profile);
+    if (password !== undefined) checkPasswordPolicy(password);
+    const user = await this.get(username);
+    const what = `user "${username}"`;
+    if (Object.keys(checked).length > 0) await written(this.store.update(user.id, checked), what);
+    if (password !== undefined) await written(this.store.setPassword(user.id, await hashPassword(password)), what);
+    if (active !== undefined && active !== user.active)
+      await written(active ? this.store.activate(user.id) : this.store.deactivate(user.id), what);
+    return this.get(username);
+  }
+
+  /** The user with this id or, failing that, this username (the admin API takes either), or a NoSuchError. */
+  async find(idOrUsername: string): Promise<UserRecord> {
+    const user = idOrUsername.length <= 128 ? ((await this.store.byId(idOrUsername)) ?? (await this.store.byUsername(idOrUsername))) : null;
+    if (!user) throw new NoSuchError(`no user "${idOrUsername}"`);
+    return user;
+  }
+
+  /** A page of users in creation order. */
+  page(limit: number, cursor?: string): Promise<Page<UserRecord>> {
+    return pageOrRefuse(this.store.page(limit, cursor));
   }
 
   /**
@@ -58,7 +134,7 @@ export class Users {
 
   async get(username: string): Promise<UserRecord> {
     const user = await this.store.byUsername(username);
-    if (!user) throw new AdminError(`no user "${username}"`);
+    if (!user) throw new NoSuchError(`no user "${username}"`);
     return user;
   }
 
@@ -69,21 +145,21 @@ export class Users {
   /** Deactivation is final for what the user held: activating them again revives no token. */
   async setActive(username: string, active: boolean): Promise<UserRecord> {
     const user = await this.get(username);
-    await (active ? this.store.activate(user.id) : this.store.deactivate(user.id));
+    await written(active ? this.store.activate(user.id) : this.store.deactivate(user.id), `user "${username}"`);
     return { ...user, active };
   }
 
   async setPassword(username: string, password: string): Promise<void> {
     checkPasswordPolicy(password);
     const user = await this.get(username);
-    await this.store.setPassword(user.id, await hashPassword(password));
+    await written(this.store.setPassword(user.id, await hashPassword(password)), `user "${username}"`);
   }
 
   async revokeEverything(username: string): Promise<void> {
-    await this.store.revokeEverything((await this.get(username)).id);
+    await written(this.store.revokeEverything((await this.get(username)).id), `user "${username}"`);
   }
 
   async delete(username: string): Promise<void> {
-    await this.store.delete((await this.get(username)).id);
+    await written(this.store.delete((await this.get(username)).id), `user "${username}"`);
   }
 }

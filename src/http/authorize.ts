@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clients } from '../domain/clients.js';
 import { ThrottledError } from '../domain/throttle.js';
 import type { Users } from '../domain/users.js';
+import type { Metrics } from '../metrics.js';
 import { OAuthError } from '../oauth/errors.js';
 import {
   AUTHORIZATION_PARAMETERS,
@@ -20,10 +21,71 @@ import { sameSecret } from '../tokens/constant-time.js';
 import type { TokenLifecycle } from '../tokens/lifecycle.js';
 import { errorPage, loginPage, STYLE_HASH } from './login-page.js';
 import { allParams, pick } from './params.js';
+import { noteRequestParties } from './request-log.js';
+import { commonErrors, documentationOnly, FORM_OR_JSON, oauthError, parameters } from './route-docs.js';
 
 const LOGIN_CSRF_COOKIE = 'tessera_login_csrf';
 /** The sign-in form's own fields, posted beside the authorization request. */
 const FORM_PARAMETERS = [...AUTHORIZATION_PARAMETERS, 'csrf', 'username', 'password'] as const;
+
+// ── The OpenAPI description (src/http/route-docs.ts): documentation only, never a check ──
+
+const page = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+const authorizationParameters = {
+  own: { redirect_uri: { description: "one of the client's registered redirect URIs, compared exactly" } },
+  required: ['response_type', 'client_id', 'redirect_uri', 'code_challenge', 'code_challenge_method'],
+};
+const toClient = {
+  description:
+    'To the redirect URI (RFC 6749 §4.1.2, RFC 9207): `code`, `state` and `iss` after a sign-in; `error` (invalid_request, unsupported_response_type, unauthorized_client, invalid_scope), `error_description`, `state` and `iss` for a bad request once the client and its redirect URI are known good',
+  type: 'null',
+  headers: { Location: { type: 'string', description: 'the redirect URI with the response parameters in its query' } },
+};
+const badRequest = {
+  description:
+    'An unknown client, a missing or unregistered redirect_uri, or parameters that cannot be read: an HTML page that says so, never a redirect. A malformed query string (broken percent-encoding, a NUL byte) is JSON invalid_request',
+  content: {
+    'text/html': { schema: { type: 'string' } },
+    'application/json': { schema: oauthError('A malformed query string or body', ['invalid_request']) },
+  },
+};
+
+const getSchema = {
+  tags: ['oauth'],
+  summary: 'Authorization endpoint (RFC 6749 §4.1, PKCE S256): the sign-in page',
+  description:
+    'The authorization code flow for public and confidential clients registered with authorization_code. A valid request gets the HTML sign-in form (CSRF-protected by the tessera_login_csrf cookie); a request that is bad once the client and redirect URI are known is redirected back with `error`.',
+  security: [],
+  querystring: parameters(AUTHORIZATION_PARAMETERS, {
+    ...authorizationParameters,
+    description: 'The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3); each parameter at most once',
+  }),
+  response: { 200: page('The sign-in page'), 302: toClient, 400: badRequest, 500: commonErrors[500], 503: commonErrors[503] },
+};
+
+const postSchema = {
+  tags: ['oauth'],
+  summary: 'The sign-in form posted: sign the user in and redirect to the client with a code',
+  description:
+    'What the sign-in page posts: the authorization request again (its hidden fields), `csrf`, `username` and `password`. The code is single-use, bound to the client, the redirect URI and the PKCE challenge.',
+  security: [],
+  consumes: FORM_OR_JSON,
+  body: parameters(FORM_PARAMETERS, {
+    ...authorizationParameters,
+    required: [...authorizationParameters.required, 'csrf', 'username', 'password'],
+  }),
+  response: {
+    302: toClient,
+    400: badRequest,
+    401: page('The username or password is not right: the form again, with the username kept'),
+    403: page('The CSRF value does not match its cookie (an expired form, or one not sent from this page): the form again'),
+    429: {
+      ...page('Too many failed sign-ins for this username or address: the form again; even the right password waits'),
+      headers: { 'Retry-After': { type: 'integer', description: 'seconds' } },
+    },
+    ...commonErrors,
+  },
+};
 
 export interface AuthorizeServices {
   clients: Pick<Clients, 'find'>;
@@ -31,6 +93,7 @@ export interface AuthorizeServices {
   tokens: TokenLifecycle;
   issuer: string;
   secureCookies: boolean;
+  metrics: Pick<Metrics, 'signInFailures' | 'throttled'>;
 }
 
 /** The declared parameters, or the page that says what is wrong with them. */
@@ -59,7 +122,10 @@ function html(reply: FastifyReply, status: number, body: string, formTarget?: st
     .send(body);
 }
 
-export function authorizeRoutes(app: FastifyInstance, { clients, users, tokens, issuer, secureCookies: secure }: AuthorizeServices): void {
+export function authorizeRoutes(
+  app: FastifyInstance,
+  { clients, users, tokens, issuer, secureCookies: secure, metrics }: AuthorizeServices,
+): void {
   const fail = (reply: FastifyReply, error: unknown) => {
     if (!(error instanceof AuthorizationError)) throw error;
     if (!error.redirect) return html(reply, 400, errorPage(error.description));
@@ -84,7 +150,8 @@ export function authorizeRoutes(app: FastifyInstance, { clients, users, tokens, 
     );
   };
 
-  app.get('/authorize', async (req: FastifyRequest, reply) => {
+  // documentationOnly: the schemas document; the endpoint reads its parameters itself (src/http/route-docs.ts).
+  app.get('/authorize', { schema: getSchema, ...documentationOnly }, async (req: FastifyRequest, reply) => {
     const params = readParams(reply, req.query, AUTHORIZATION_PARAMETERS);
     if (!params) return reply;
     try {
@@ -94,7 +161,7 @@ export function authorizeRoutes(app: FastifyInstance, { clients, users, tokens, 
     }
   });
 
-  app.post('/authorize', async (req: FastifyRequest, reply) => {
+  app.post('/authorize', { schema: postSchema, ...documentationOnly }, async (req: FastifyRequest, reply) => {
     const params = readParams(reply, req.body, FORM_PARAMETERS);
     if (!params) return reply;
     let request: AuthorizationRequest;
@@ -115,10 +182,15 @@ export function authorizeRoutes(app: FastifyInstance, { clients, users, tokens, 
       user = await users.signIn(username, params.password ?? '', req.ip);
     } catch (error) {
       if (!(error instanceof ThrottledError)) throw error;
+      metrics.throttled.inc({ endpoint: '/authorize' });
       reply.header('Retry-After', String(error.retryAfter));
       return showForm(reply, request, params, 429, { username, error: 'Too many failed attempts. Please wait a while and try again.' });
     }
-    if (!user) return showForm(reply, request, params, 401, { username, error: 'The username or password is not right.' });
+    if (!user) {
+      metrics.signInFailures.inc({ endpoint: '/authorize' });
+      return showForm(reply, request, params, 401, { username, error: 'The username or password is not right.' });
+    }
+    noteRequestParties(req, request.client.id, user.id);
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/authorize' });
     const code = await issueCode(tokens, request, user);
     return reply.redirect(redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }), 302);

@@ -47,7 +47,7 @@ const OUTAGE_RETRY_AFTER = 2;
  * line, and nothing else. A driver's error carries row values (a unique violation's `detail`
  * quotes the key), and the opening lines of a Prisma error's message the call's arguments.
  */
-function bugReport(error: unknown): { type: string; code?: unknown; stack: string } {
+export function bugReport(error: unknown): { type: string; code?: unknown; stack: string } {
   if (!(error instanceof Error)) return { type: typeof error, stack: '' };
   const cause =
     error.message
@@ -131,4 +131,17 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Dup
     );
   }
   socket.destroy();
+}
+
+/** The router's refusals, before any route runs: 400 for a malformed URL, 414 for an over-long path parameter. */
+export function routerErrorStatus(error: FastifyError): { status: number; description: string } {
+  return error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? { status: 414, description: 'Invalid request: a path segment is too long' }
+    : { status: 400, description: 'Invalid request: the URL is malformed' };
+}
+
+/** Fastify's `frameworkErrors`: the router's refusals in the same JSON shape as every other error. */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const { status, description } = routerErrorStatus(error);
+  void reply.code(status).send({ error: 'invalid_request', error_description: description });
 }

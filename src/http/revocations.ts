@@ -11,6 +11,16 @@ import { OAuthError } from '../oauth/errors.js';
 import type { RevocationStream, StreamConnection } from '../tokens/revocation-stream.js';
 import { authenticateClient, CLIENT_AUTH_PARAMETERS } from './client-auth.js';
 import { bodyParams } from './params.js';
+import {
+  clientAuthentication,
+  commonErrors,
+  documentationOnly,
+  FORM_OR_JSON,
+  invalidClient,
+  oauthError,
+  parameters,
+  security,
+} from './route-docs.js';
 
 /** Unsent bytes past which a listener is sent nothing more until it has read them. */
 const HIGH_WATER_BYTES = 64 * 1024;
@@ -60,6 +70,51 @@ function eventStream(raw: ServerResponse, cutOffAfterMs: number, onCutOff: () =>
   };
 }
 
+const streamDescription =
+  'Server-Sent Events (`text/event-stream`), for a confidential client allowed to introspect; the answer never ends by itself. ' +
+  'It opens with `retry: 1000`; then every revocation still in force (or, with `Last-Event-ID`, those after it), `event: synced` once caught up, then each new revocation within a second of it, from any instance; a comment line `: heartbeat` keeps the connection alive. ' +
+  'An `event: revocation` has an `id` (resume with it as Last-Event-ID) and JSON data `{"jti"?, "sid"?, "sub"?, "client_id"?, "kid"?, "at", "exp"}`: every access token that matches all the members given and was issued at or before `at` (seconds since the epoch) is revoked, and the event matters until `exp`. ' +
+  '`event: reset` (data `{}`): the Last-Event-ID cannot be resumed from; drop what was learnt and take what follows as everything in force. ' +
+  'A listener that stops reading is cut off after the request timeout, and resumes when it reconnects.';
+
+const streamResponses = {
+  200: {
+    description: 'The event stream (Cache-Control: no-store, Connection: close)',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  },
+  400: oauthError('A malformed request, or two client authentication methods', ['invalid_request']),
+  401: invalidClient,
+  403: oauthError('The client is not allowed to introspect', ['unauthorized_client']),
+  // No 413 here: a GET's body is not read (POST adds it).
+  500: commonErrors[500],
+  503: commonErrors[503],
+};
+
+const lastEventId = {
+  type: 'object',
+  properties: { 'last-event-id': { type: 'string', description: 'the `id` of the last event received: resume after it' } },
+};
+
+const getSchema = {
+  tags: ['tokens'],
+  summary: 'The revocation stream (Server-Sent Events), with HTTP Basic client authentication',
+  description: streamDescription,
+  security: security(['clientBasic'], false),
+  headers: lastEventId,
+  response: streamResponses,
+};
+
+const postSchema = {
+  tags: ['tokens'],
+  summary: 'The revocation stream (Server-Sent Events), with client authentication in the body',
+  description: `${streamDescription} POST takes any client authentication (client_secret_post, or private_key_jwt, whose assertion does not belong in a URL) as well as Basic.`,
+  security: clientAuthentication,
+  consumes: FORM_OR_JSON,
+  headers: lastEventId,
+  body: parameters(CLIENT_AUTH_PARAMETERS),
+  response: { ...streamResponses, 413: commonErrors[413] },
+};
+
 export function revocationsRoute(app: FastifyInstance, { clients, stream, metrics, requestTimeoutMs }: RevocationsServices): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const params = bodyParams(request, CLIENT_AUTH_PARAMETERS);
@@ -91,8 +146,9 @@ export function revocationsRoute(app: FastifyInstance, { clients, stream, metric
     }
   };
   // No HEAD: a stream has no end for HEAD to stop at (Fastify would add it for the GET route).
-  app.get('/revocations', { exposeHeadRoute: false }, handler);
-  app.post('/revocations', handler);
+  // documentationOnly: the schemas document; the endpoint reads its parameters itself (src/http/route-docs.ts).
+  app.get('/revocations', { exposeHeadRoute: false, schema: getSchema, ...documentationOnly }, handler);
+  app.post('/revocations', { schema: postSchema, ...documentationOnly }, handler);
   // Streams never end by themselves: closing the app ends them, and listeners go elsewhere.
   app.addHook('preClose', (done) => {
     stream.close();

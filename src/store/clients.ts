@@ -1,10 +1,13 @@
 // Registered OAuth clients.
 import type { JSONWebKeySet } from 'jose';
-import type { ClientRecord } from '../records.js';
+import type { Prisma } from '../generated/sqlite/client.ts';
+import type { ClientRecord, Page } from '../records.js';
 import type { Db } from './dialect.js';
-import { translated } from './errors.js';
+import { retryingConflicts, translated } from './errors.js';
 import type { ChangeFeed } from './change-feed.js';
-import { accessTokensEndBy } from './revocations.js';
+import { afterCreationCursor, CREATION_ORDER, creationCursor, pageOf } from './paging.js';
+import { accessTokensEndBy, IN_FLIGHT_MS } from './revocations.js';
+import { revokeTokensWhere } from './tokens.js';
 
 type ClientRow = Awaited<ReturnType<Db['client']['findUniqueOrThrow']>>;
 
@@ -23,6 +26,27 @@ function fromRow(row: ClientRow): ClientRecord {
   };
 }
 
+/** What registration decides; the rest of a record is the store's (timestamps) or set later. */
+export type NewClient = Omit<
+  ClientRecord,
+  'createdAt' | 'updatedAt' | 'previousSecretDigest' | 'previousSecretExpiresAt' | 'tokensValidAfter'
+>;
+
+/** The settings an update may change (neither the id nor the secret). */
+export type ClientSettings = Omit<NewClient, 'id' | 'secretDigest' | 'registrationTokenDigest'>;
+
+function toRow(settings: Partial<ClientSettings>) {
+  const { grants, scopes, redirectUris, origins, jwks, ...rest } = settings;
+  return {
+    ...rest,
+    ...(grants === undefined ? {} : { grants: grants.join(' ') }),
+    ...(scopes === undefined ? {} : { scopes: scopes.join(' ') }),
+    ...(redirectUris === undefined ? {} : { redirectUris: redirectUris.join(' ') }),
+    ...(origins === undefined ? {} : { origins: origins.join(' ') }),
+    ...(jwks === undefined ? {} : { jwks: jwks === null ? null : JSON.stringify(jwks) }),
+  };
+}
+
 export class ClientStore {
   constructor(
     private readonly db: Db,
@@ -30,18 +54,66 @@ export class ClientStore {
   ) {}
 
   /** Announced like every client change: each instance's discovery document includes the new client. */
-  async create(client: Omit<ClientRecord, 'createdAt'>): Promise<ClientRecord> {
-    const record = { ...client, createdAt: new Date() };
-    const data = {
-      ...record,
-      grants: client.grants.join(' '),
-      scopes: client.scopes.join(' '),
-      redirectUris: client.redirectUris.join(' '),
-      origins: client.origins.join(' '),
-      jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
+  async create(client: NewClient): Promise<ClientRecord> {
+    const now = new Date();
+    const record: ClientRecord = {
+      ...client,
+      previousSecretDigest: null,
+      previousSecretExpiresAt: null,
+      tokensValidAfter: null,
+      createdAt: now,
+      updatedAt: now,
     };
+    const { grants, scopes, redirectUris, origins, jwks, ...plain } = record;
+    const data = { ...plain, ...toRow({ grants, scopes, redirectUris, origins, jwks }) } as Prisma.ClientUncheckedCreateInput;
     await translated(this.feed.commit([this.db.client.create({ data })], [{ kind: 'client', subject: client.id }]));
     return record;
+  }
+
+  /** A page in creation order, after `cursor` (BadCursorError for one this server did not give). */
+  async page(limit: number, cursor?: string): Promise<Page<ClientRecord>> {
+    const rows = await this.db.client.findMany({ where: afterCreationCursor(cursor), orderBy: CREATION_ORDER, take: limit + 1 });
+    return pageOf(rows, limit, fromRow, creationCursor);
+  }
+
+  /**
+   * Changes settings in place. With `endTokens`, in the same transaction, every token the client
+   * holds until now ends (a narrowing of its scopes or grants): its refresh families, its opaque
+   * access tokens, its JWTs (through tokensValidAfter), announced on the revocation stream.
+   */
+  async update(id: string, settings: Partial<ClientSettings>, options: { endTokens: boolean }): Promise<ClientRecord> {
+    const now = new Date();
+    const data = { ...toRow(settings), updatedAt: now };
+    if (!options.endTokens) {
+      await translated(this.feed.commit([this.db.client.update({ where: { id }, data })], [{ kind: 'client', subject: id }]));
+    } else {
+      await this.endTokensWith(id, now, [this.db.client.update({ where: { id }, data: { ...data, tokensValidAfter: now } })]);
+    }
+    return (await this.byId(id))!;
+  }
+
+  /** Ends every token issued to the client until now; the client goes on (`token revoke --client`). */
+  async endTokens(id: string): Promise<void> {
+    const now = new Date();
+    await this.endTokensWith(id, now, [this.db.client.update({ where: { id }, data: { tokensValidAfter: now } })]);
+  }
+
+  private async endTokensWith(id: string, now: Date, change: Prisma.PrismaPromise<unknown>[]): Promise<void> {
+    // Like a user's: the event covers a token minted meanwhile by a refresh already in flight.
+    const revoked = [{ clientId: id, at: new Date(now.getTime() + IN_FLIGHT_MS), exp: await accessTokensEndBy(this.db, now, { id }) }];
+    await retryingConflicts(() =>
+      translated(
+        this.feed.commit(
+          [
+            ...change,
+            ...revokeTokensWhere(this.db, now, { grant: { clientId: id }, access: { clientId: id } }),
+            this.db.authorizationCode.deleteMany({ where: { clientId: id, consumedAt: null } }),
+          ],
+          [{ kind: 'client', subject: id }],
+          revoked,
+        ),
+      ),
+    );
   }
 
   async byId(id: string): Promise<ClientRecord | null> {
@@ -53,9 +125,22 @@ export class ClientStore {
     return (await this.db.client.findMany({ orderBy: { createdAt: 'asc' } })).map(fromRow);
   }
 
-  async setSecretDigest(id: string, secretDigest: string): Promise<void> {
+  /** A new secret; the previous one stays valid until `previousExpiresAt` (null: it stops now). */
+  async setSecretDigest(id: string, secretDigest: string, previousExpiresAt: Date | null = null): Promise<void> {
+    const previous = previousExpiresAt
+      ? { previousSecretDigest: (await this.byId(id))?.secretDigest ?? null, previousSecretExpiresAt: previousExpiresAt }
+      : { previousSecretDigest: null, previousSecretExpiresAt: null };
     await translated(
-      this.feed.commit([this.db.client.update({ where: { id }, data: { secretDigest } })], [{ kind: 'client', subject: id }]),
+      this.feed.commit(
+        [this.db.client.update({ where: { id }, data: { secretDigest, ...previous, updatedAt: new Date() } })],
+        [{ kind: 'client', subject: id }],
+      ),
+    );
+  }
+
+  async setRegistrationTokenDigest(id: string, registrationTokenDigest: string): Promise<void> {
+    await translated(
+      this.feed.commit([this.db.client.update({ where: { id }, data: { registrationTokenDigest } })], [{ kind: 'client', subject: id }]),
     );
   }
 

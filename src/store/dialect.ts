@@ -36,6 +36,8 @@ export interface DialectModule {
   open(databaseUrl: string, onError: (error: unknown) => void): Promise<Database>;
   /** A fresh adapter factory for the schema engine (migrations). */
   migrationAdapter(databaseUrl: string): SqlMigrationAwareDriverAdapterFactory;
+  /** The file the database is, for a dialect that keeps one: opening a missing one creates it. */
+  localFile?(databaseUrl: string): string;
   /** Statements that announce the changes, run in the same transaction as the changes themselves. */
   announce(db: Db, changes: Change[]): Prisma.PrismaPromise<unknown>[];
   /**

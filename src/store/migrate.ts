@@ -1,7 +1,10 @@
 // Applies the migrations under prisma/<dialect>/migrations (Prisma's own layout and
-// _prisma_migrations table, so the native `prisma migrate deploy` accepts the database too).
+// _prisma_migrations table, so the native `prisma migrate deploy` accepts the database too), tells
+// which are pending without applying them, and refuses a database that is not there: only `serve`
+// and `migrate` may create one (opening a missing SQLite file would).
+import { existsSync } from 'node:fs';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
-import type { Dialect } from '../config.js';
+import { ConfigError, type Dialect } from '../config.js';
 import { dialectFor } from './dialects/index.js';
 import { NO_FILTERS, openSchemaEngine, readMigrations } from './schema-engine.js';
 
@@ -25,10 +28,45 @@ export function closingFactory(inner: SqlMigrationAwareDriverAdapterFactory) {
   return { factory, closeAll };
 }
 
+/** Where a database is, for a message: its file, or its server's host (never the whole URL: it may hold a password). */
+function whereIs(databaseUrl: string): string {
+  return dialectFor(databaseUrl).localFile?.(databaseUrl) ?? (new URL(databaseUrl).host || 'localhost');
+}
+
+/** A failure to connect, in one line that says what is wrong (a driver adapter's error says only its kind). */
+function connectionFailure(error: unknown, databaseUrl: string): Error {
+  const cause = (error as { cause?: { kind?: unknown; db?: unknown; originalMessage?: unknown } } | null)?.cause;
+  if (cause?.kind === 'DatabaseDoesNotExist') {
+    return new ConfigError(
+      `no database "${String(cause.db)}" on ${whereIs(databaseUrl)} (DATABASE_URL): create it, then run \`tessera migrate\``,
+    );
+  }
+  if (cause?.kind === 'DatabaseNotReachable')
+    return new Error(`cannot reach the database server at ${whereIs(databaseUrl)} (DATABASE_URL)`, { cause: error });
+  if (typeof cause?.originalMessage === 'string')
+    return new Error(`cannot use the database at ${whereIs(databaseUrl)}: ${cause.originalMessage}`, { cause: error });
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** A connection that has run a statement: a database that is missing or out of reach is one clear error here. */
+async function connect(factory: SqlMigrationAwareDriverAdapterFactory, databaseUrl: string): Promise<SqlDriverAdapter> {
+  let adapter: SqlDriverAdapter | undefined;
+  try {
+    adapter = await factory.connect();
+    await adapter.queryRaw({ sql: 'SELECT 1', args: [], argTypes: [] });
+    return adapter;
+  } catch (error) {
+    await adapter?.dispose().catch(() => {});
+    throw connectionFailure(error, databaseUrl);
+  }
+}
+
+const migrationNames = (dialect: Dialect) => readMigrations(dialect).migrationDirectories.map((d) => d.path);
+
 /** Names of migrations in the folder that the database has not finished applying. */
-async function pendingMigrations(factory: SqlMigrationAwareDriverAdapterFactory, dialect: Dialect): Promise<string[]> {
-  const all = readMigrations(dialect).migrationDirectories.map((d) => d.path);
-  const adapter = await factory.connect();
+async function pendingMigrations(factory: SqlMigrationAwareDriverAdapterFactory, dialect: Dialect, databaseUrl: string): Promise<string[]> {
+  const all = migrationNames(dialect);
+  const adapter = await connect(factory, databaseUrl);
   try {
     const result = await adapter.queryRaw({
       sql: 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
@@ -45,6 +83,32 @@ async function pendingMigrations(factory: SqlMigrationAwareDriverAdapterFactory,
 }
 
 /**
+ * Refuses a database that does not exist, creating nothing: an SQLite file that is not there, or
+ * a PostgreSQL database the server does not have. For every command but `serve` and `migrate`.
+ */
+export async function requireDatabase(databaseUrl: string): Promise<void> {
+  const dialect = dialectFor(databaseUrl);
+  const file = dialect.localFile?.(databaseUrl);
+  if (file !== undefined) {
+    if (!existsSync(file))
+      throw new ConfigError(`no database at ${file} (DATABASE_URL); run \`tessera migrate\` or \`tessera serve\` first`);
+    return;
+  }
+  await (await connect(dialect.migrationAdapter(databaseUrl), databaseUrl)).dispose();
+}
+
+/**
+ * The migrations the database lacks, applying none and creating nothing: all of them for an empty
+ * database, or an SQLite file that is not there yet.
+ */
+export async function unappliedMigrations(databaseUrl: string): Promise<string[]> {
+  const { name: dialect, migrationAdapter, localFile } = dialectFor(databaseUrl);
+  const file = localFile?.(databaseUrl);
+  if (file !== undefined && !existsSync(file)) return migrationNames(dialect);
+  return pendingMigrations(migrationAdapter(databaseUrl), dialect, databaseUrl);
+}
+
+/**
  * Applies what is pending. An up-to-date database is recognised with one query, without the
  * schema engine, which would lock an SQLite file exclusively: so a second server, or the admin
  * command, can start beside a running server.
@@ -52,7 +116,7 @@ async function pendingMigrations(factory: SqlMigrationAwareDriverAdapterFactory,
 export async function applyMigrations(databaseUrl: string): Promise<string[]> {
   const { name: dialect, migrationAdapter } = dialectFor(databaseUrl);
   const factory = migrationAdapter(databaseUrl);
-  if ((await pendingMigrations(factory, dialect)).length === 0) return [];
+  if ((await pendingMigrations(factory, dialect, databaseUrl)).length === 0) return [];
   const { factory: closing, closeAll } = closingFactory(factory);
   const { engine, explain } = await openSchemaEngine(dialect, closing);
   try {

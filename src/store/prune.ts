@@ -18,7 +18,9 @@ export type PruneCounts = Record<
   | 'changeEvents'
   | 'signingKeys'
   | 'loginThrottles'
-  | 'usedAssertions',
+  | 'usedAssertions'
+  | 'auditEntries'
+  | 'initialAccessTokens',
   number
 >;
 
@@ -33,7 +35,8 @@ async function inBatches(find: () => Promise<unknown[]>, remove: (keys: unknown[
   return removed;
 }
 
-export async function pruneExpired(db: Db, now: Date, max = Number.MAX_SAFE_INTEGER): Promise<PruneCounts> {
+/** `auditRetentionMs`: how long audit entries are kept (TESSERA_AUDIT_RETENTION_DAYS). */
+export async function pruneExpired(db: Db, now: Date, auditRetentionMs: number, max = Number.MAX_SAFE_INTEGER): Promise<PruneCounts> {
   const take = BATCH;
   const digests = (rows: { digest: string }[]) => rows.map((r) => r.digest);
   const asStrings = (keys: unknown[]) => keys as string[];
@@ -87,5 +90,14 @@ export async function pruneExpired(db: Db, now: Date, max = Number.MAX_SAFE_INTE
       (keys) => db.usedAssertion.deleteMany({ where: { key: { in: asStrings(keys) } } }),
       max,
     ),
+    auditEntries: await inBatches(
+      async () =>
+        (
+          await db.auditEntry.findMany({ where: { at: { lt: new Date(now.getTime() - auditRetentionMs) } }, select: { id: true }, take })
+        ).map((r) => r.id),
+      (keys) => db.auditEntry.deleteMany({ where: { id: { in: keys as number[] } } }),
+      max,
+    ),
+    initialAccessTokens: (await db.initialAccessToken.deleteMany({ where: { expiresAt: { lt: now } } })).count,
   };
 }

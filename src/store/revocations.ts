@@ -25,6 +25,14 @@ export interface RevocationEntry extends RevocationFact {
   id: number;
 }
 
+/**
+ * How long after a user's (or a client's) revocation is decided the stream's event still covers new tokens: one
+ * minted meanwhile by a refresh already in flight (its grant is revoked, but its iat may be a
+ * second later) must be refused by resource servers too. A new sign-in within it gets a token
+ * they refuse (the server itself refuses one from the same second: iat has whole seconds).
+ */
+export const IN_FLIGHT_MS = 1000;
+
 export class RevocationLog {
   constructor(private readonly db: Db) {}
 

@@ -2,12 +2,14 @@
 // handed the sub-store they use (users, clients, tokens, …), not this object.
 import type { Config } from '../config.js';
 import { AssertionStore } from './assertions.js';
+import { AuditStore } from './audit.js';
 import { ChangeFeed } from './change-feed.js';
 import { ClientStore } from './clients.js';
 import { CodeStore } from './codes.js';
 import type { Database } from './dialect.js';
 import { dialectFor } from './dialects/index.js';
 import { databaseOutage, type Outage } from './errors.js';
+import { InitialAccessTokenStore } from './initial-access-tokens.js';
 import { KeyStore } from './keys.js';
 import { pruneExpired, type PruneCounts } from './prune.js';
 import { RevocationLog } from './revocations.js';
@@ -24,6 +26,8 @@ export class Store {
   readonly throttle: ThrottleStore;
   readonly assertions: AssertionStore;
   readonly revocations: RevocationLog;
+  readonly audit: AuditStore;
+  readonly initialAccessTokens: InitialAccessTokenStore;
   readonly feed: ChangeFeed;
   /**
    * Whether an error means the database cannot be reached now (and what it says, for one log
@@ -34,6 +38,7 @@ export class Store {
   private constructor(
     private readonly database: Database,
     feed: ChangeFeed,
+    private readonly auditRetentionMs: number,
   ) {
     const { db } = database;
     this.feed = feed;
@@ -45,13 +50,18 @@ export class Store {
     this.throttle = new ThrottleStore(db);
     this.assertions = new AssertionStore(database.hotPath);
     this.revocations = new RevocationLog(db);
+    this.audit = new AuditStore(db);
+    this.initialAccessTokens = new InitialAccessTokenStore(db);
   }
 
-  static async open(config: Pick<Config, 'databaseUrl' | 'changePollMs'>, onError: (e: unknown) => void): Promise<Store> {
+  static async open(
+    config: Pick<Config, 'databaseUrl' | 'changePollMs' | 'auditRetentionDays'>,
+    onError: (e: unknown) => void,
+  ): Promise<Store> {
     const dialect = dialectFor(config.databaseUrl);
     const database = await dialect.open(config.databaseUrl, onError);
     const feed = new ChangeFeed(database.db, dialect, { databaseUrl: config.databaseUrl, pollMs: config.changePollMs, onError });
-    return new Store(database, feed);
+    return new Store(database, feed, config.auditRetentionDays * 86_400_000);
   }
 
   /** What the operator should hear once at start (see Database.warnings). */
@@ -65,7 +75,7 @@ export class Store {
   }
 
   prune(now: Date, max?: number): Promise<PruneCounts> {
-    return pruneExpired(this.database.db, now, max);
+    return pruneExpired(this.database.db, now, this.auditRetentionMs, max);
   }
 
   async close(): Promise<void> {

@@ -130,6 +130,10 @@ export class TokenStore {
     );
   }
 
+  async isJwtRevoked(jti: string): Promise<boolean> {
+    return (await this.db.revokedJwt.findUnique({ where: { jti }, select: { jti: true } })) !== null;
+  }
+
   async revokeJwt(jti: string, expiresAt: Date): Promise<void> {
     await this.feed.commit(
       [this.db.revokedJwt.upsert({ where: { jti }, create: { jti, expiresAt }, update: {} })],

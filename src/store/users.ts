@@ -1,18 +1,36 @@
 // Users: people who sign in with a password.
-import type { UserRecord } from '../records.js';
+import type { Page, UserRecord } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Db } from './dialect.js';
 import { retryingConflicts, translated } from './errors.js';
-import { accessTokensEndBy } from './revocations.js';
+import { accessTokensEndBy, IN_FLIGHT_MS } from './revocations.js';
 import { revokeTokensWhere } from './tokens.js';
+import { afterCreationCursor, CREATION_ORDER, creationCursor, pageOf } from './paging.js';
 
-/**
- * How long after a user's revocation is decided the stream's event still covers new tokens: one
- * minted meanwhile by a refresh already in flight (its grant is revoked, but its iat may be a
- * second later) must be refused by resource servers too. A new sign-in within it gets a token
- * they refuse (the server itself refuses one from the same second: iat has whole seconds).
- */
-const IN_FLIGHT_MS = 1000;
+type UserRow = NonNullable<Awaited<ReturnType<Db['user']['findUnique']>>>;
+
+/** Roles and groups are stored as JSON arrays: a role may hold a space. */
+function fromRow(row: UserRow): UserRecord {
+  return { ...row, roles: JSON.parse(row.roles) as string[], groups: JSON.parse(row.groups) as string[] };
+}
+
+/** The fields a change may set, as the database stores them. */
+export interface UserChange {
+  email?: string | null;
+  name?: string | null;
+  emailVerified?: boolean;
+  roles?: string[];
+  groups?: string[];
+}
+
+function toRow(change: UserChange) {
+  const { roles, groups, ...rest } = change;
+  return {
+    ...rest,
+    ...(roles === undefined ? {} : { roles: JSON.stringify(roles) }),
+    ...(groups === undefined ? {} : { groups: JSON.stringify(groups) }),
+  };
+}
 
 export class UserStore {
   constructor(
@@ -20,20 +38,39 @@ export class UserStore {
     private readonly feed: ChangeFeed,
   ) {}
 
-  create(user: { id: string; username: string; email: string | null; passwordHash: string }): Promise<UserRecord> {
-    return translated(this.db.user.create({ data: user }));
+  async create({
+    id,
+    username,
+    passwordHash,
+    ...profile
+  }: { id: string; username: string; passwordHash: string } & UserChange): Promise<UserRecord> {
+    return fromRow(await translated(this.db.user.create({ data: { id, username, passwordHash, ...toRow(profile) } })));
   }
 
-  byId(id: string): Promise<UserRecord | null> {
-    return this.db.user.findUnique({ where: { id } });
+  async byId(id: string): Promise<UserRecord | null> {
+    const row = await this.db.user.findUnique({ where: { id } });
+    return row && fromRow(row);
   }
 
-  byUsername(username: string): Promise<UserRecord | null> {
-    return this.db.user.findUnique({ where: { username } });
+  async byUsername(username: string): Promise<UserRecord | null> {
+    const row = await this.db.user.findUnique({ where: { username } });
+    return row && fromRow(row);
   }
 
-  list(): Promise<UserRecord[]> {
-    return this.db.user.findMany({ orderBy: { username: 'asc' } });
+  async list(): Promise<UserRecord[]> {
+    return (await this.db.user.findMany({ orderBy: { username: 'asc' } })).map(fromRow);
+  }
+
+  /** A page in creation order, after `cursor` (BadCursorError for one this server did not give). */
+  async page(limit: number, cursor?: string): Promise<Page<UserRecord>> {
+    const rows = await this.db.user.findMany({ where: afterCreationCursor(cursor), orderBy: CREATION_ORDER, take: limit + 1 });
+    return pageOf(rows, limit, fromRow, creationCursor);
+  }
+
+  /** Profile fields only: nothing a token depends on, so nothing is revoked. Announced so caches reload the user. */
+  async update(id: string, change: UserChange): Promise<UserRecord> {
+    await translated(this.feed.commit([this.db.user.update({ where: { id }, data: toRow(change) })], [{ kind: 'user', subject: id }]));
+    return (await this.byId(id))!;
   }
 
   /** Activation alone revives nothing: deactivation ended every token for good. */

@@ -162,6 +162,7 @@ export class TokenInspector {
     const grantLookup = subject.grantId ? this.cache.grants.get(subject.grantId) : null;
     const [client, user, grant] = [await clientLookup, await userLookup, await grantLookup];
     if (!client) return null;
+    if (client.tokensValidAfter && subject.issuedAtMs <= client.tokensValidAfter.getTime()) return null;
     if (subject.userId && (!user || !user.active)) return null;
     if (user?.tokensValidAfter && subject.issuedAtMs <= user.tokensValidAfter.getTime()) return null;
     if (subject.grantId && (!grant || grant.revokedAt)) return null;

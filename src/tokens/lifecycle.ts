@@ -10,9 +10,9 @@ import type { TokenStore } from '../store/tokens.js';
 import type { MintedAccessToken, TokenMinter } from './minter.js';
 import { CODE_PREFIX, REFRESH_TOKEN_PREFIX, hasOpaqueShape, newOpaqueToken, tokenDigest } from './opaque.js';
 
-/** An access token, and with a refresh token always the family (grant) it belongs to. */
+/** An access token, and with a refresh token always the family (grant) it belongs to and its user. */
 export type IssuedTokens = { accessToken: string; expiresAt: Date; scope: string } & (
-  { refreshToken?: undefined; grantId?: undefined } | { refreshToken: string; grantId: string }
+  { refreshToken?: undefined; grantId?: undefined; userId?: undefined } | { refreshToken: string; grantId: string; userId: string }
 );
 
 /**
@@ -53,7 +53,7 @@ export class TokenLifecycle {
       { digest: refresh.digest, parentDigest: null, scope, expiresAt: refreshExpiresAt },
       access.record,
     );
-    return { accessToken: access.token, expiresAt: access.expiresAt, scope, refreshToken: refresh.token, grantId };
+    return { accessToken: access.token, expiresAt: access.expiresAt, scope, refreshToken: refresh.token, grantId, userId };
   }
 
   /**
@@ -77,7 +77,14 @@ export class TokenLifecycle {
       await this.revokeFamily(used.grantId, used.grant.clientId, 'refresh token used concurrently');
       return null;
     }
-    return { accessToken: access.token, expiresAt: access.expiresAt, scope, refreshToken: refresh.token, grantId: used.grantId };
+    return {
+      accessToken: access.token,
+      expiresAt: access.expiresAt,
+      scope,
+      refreshToken: refresh.token,
+      grantId: used.grantId,
+      userId: used.grant.userId,
+    };
   }
 
   /** The refresh token record, or null when `token` is not one of ours. */

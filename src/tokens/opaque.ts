@@ -6,6 +6,9 @@ export const ACCESS_TOKEN_PREFIX = 'tsa_';
 export const REFRESH_TOKEN_PREFIX = 'tsr_';
 export const CODE_PREFIX = 'tsc_';
 export const CLIENT_SECRET_PREFIX = 'tss_';
+/** RFC 7591 initial access tokens, and RFC 7592 registration access tokens. */
+export const INITIAL_ACCESS_TOKEN_PREFIX = 'tsi_';
+export const REGISTRATION_TOKEN_PREFIX = 'tsm_';
 
 const RANDOM_BYTES = 32;
 const BODY = /^[A-Za-z0-9_-]{43}$/;

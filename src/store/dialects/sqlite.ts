@@ -176,6 +176,7 @@ export const sqlite: DialectModule = {
   name: 'sqlite',
   open,
   migrationAdapter: adapterFactory,
+  localFile: sqlitePath,
   // Other processes poll the ChangeEvent rows; there is nothing more to send.
   announce: () => [],
   // One writer at a time: ids commit in order already.

@@ -1,0 +1,206 @@
+// The admin API's shapes (snake_case JSON, as on the wire) and the operations behind it. Two
+// implementations: LocalAdmin (src/admin/local.ts) carries them out on this process's core, for the
+// HTTP admin API and the admin command working on the database; the admin command's remote mode
+// (src/cli/remote.ts) sends them to a running server. So a command behaves the same either way.
+
+export interface PageQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface PageView<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** A JWK Set as JSON (RFC 7517 §5). */
+export interface JwkSetJson {
+  keys: Record<string, unknown>[];
+}
+
+/** Every setting of a client, as the admin API and RFC 7591 name them. */
+export interface ClientSettingsBody {
+  name?: string;
+  public?: boolean;
+  grants?: string[];
+  scopes?: string[];
+  token_format?: 'opaque' | 'jwt';
+  access_ttl?: number;
+  refresh_ttl?: number;
+  max_session?: number;
+  audience?: string | null;
+  redirect_uris?: string[];
+  origins?: string[];
+  introspect?: boolean;
+  browser?: boolean;
+  admin?: boolean;
+  jwks?: JwkSetJson | null;
+  jwks_uri?: string | null;
+}
+
+export interface ClientCreateBody extends ClientSettingsBody {
+  name: string;
+}
+
+export interface ClientView {
+  client_id: string;
+  name: string;
+  type: 'public' | 'confidential';
+  token_endpoint_auth_method: 'client_secret_basic' | 'private_key_jwt' | 'none';
+  grants: string[];
+  scopes: string[];
+  token_format: 'opaque' | 'jwt';
+  access_ttl: number;
+  refresh_ttl: number;
+  max_session: number;
+  audience: string | null;
+  redirect_uris: string[];
+  origins: string[];
+  introspect: boolean;
+  browser: boolean;
+  admin: boolean;
+  jwks: JwkSetJson | null;
+  jwks_uri: string | null;
+  /** Until when the secret replaced by the last rotation still works; null when it does not. */
+  previous_secret_expires_at: string | null;
+  /** Tokens issued at or before this instant were ended (a narrowing, or `token revoke --client`). */
+  tokens_valid_after: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A client as created or changed: the secret appears here once, when one was generated. */
+export type ClientWithSecret = ClientView & { client_secret?: string };
+
+export interface SecretRotation {
+  client_id: string;
+  client_secret: string;
+  previous_secret_expires_at: string | null;
+}
+
+export interface UserProfileBody {
+  email?: string | null;
+  name?: string | null;
+  email_verified?: boolean;
+  roles?: string[];
+  groups?: string[];
+}
+
+export interface UserCreateBody extends UserProfileBody {
+  username: string;
+  password: string;
+}
+
+export interface UserPatchBody extends UserProfileBody {
+  active?: boolean;
+  password?: string;
+}
+
+export interface UserView {
+  id: string;
+  username: string;
+  email: string | null;
+  name: string | null;
+  email_verified: boolean;
+  active: boolean;
+  roles: string[];
+  groups: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export type RevokeBody = { token: string } | { user: string } | { client_id: string };
+
+export interface RevokeResult {
+  revoked: 'token' | 'user' | 'client';
+  /** For `token`: false when no active token of this server matched (nothing changed). */
+  found: boolean;
+  user?: string;
+  client_id?: string;
+}
+
+export interface TokenCreateBody {
+  user: string;
+  client_id: string;
+  scopes?: string[];
+  ttl?: number;
+}
+
+export interface IssuedToken {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  client_id: string;
+  username: string;
+}
+
+export interface KeyView {
+  kid: string;
+  alg: string;
+  status: 'signing' | 'retired';
+  created_at: string;
+  published_until: string | null;
+}
+
+export interface RegistrationTokenBody {
+  ttl?: number;
+  max_uses?: number | null;
+}
+
+export interface RegistrationTokenView {
+  initial_access_token: string;
+  expires_at: string;
+  max_uses: number | null;
+}
+
+export interface AuditView {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+}
+
+export type PruneCounts = Record<string, number>;
+
+/** The admin operations, each answering what the admin API answers. */
+export interface AdminApi {
+  clients: {
+    list(query: PageQuery): Promise<PageView<ClientView>>;
+    create(body: ClientCreateBody): Promise<ClientWithSecret>;
+    get(clientId: string): Promise<ClientView>;
+    update(clientId: string, body: ClientSettingsBody): Promise<ClientWithSecret>;
+    delete(clientId: string): Promise<void>;
+    rotateSecret(clientId: string, body: { grace_seconds?: number }): Promise<SecretRotation>;
+  };
+  users: {
+    list(query: PageQuery): Promise<PageView<UserView>>;
+    create(body: UserCreateBody): Promise<UserView>;
+    /** By id or, failing that, by username. */
+    get(user: string): Promise<UserView>;
+    update(user: string, body: UserPatchBody): Promise<UserView>;
+    delete(user: string): Promise<void>;
+  };
+  tokens: {
+    revoke(body: RevokeBody): Promise<RevokeResult>;
+    create(body: TokenCreateBody): Promise<IssuedToken>;
+    prune(): Promise<PruneCounts>;
+  };
+  keys: {
+    list(): Promise<KeyView[]>;
+    rotate(): Promise<KeyView>;
+    revoke(kid: string): Promise<{ kid: string; revoked: true }>;
+  };
+  registrationTokens: {
+    create(body: RegistrationTokenBody): Promise<RegistrationTokenView>;
+  };
+  audit: {
+    list(query: PageQuery): Promise<PageView<AuditView>>;
+  };
+}
+
+/** The longest page, and the one given when the query names none. */
+export const MAX_PAGE = 500;
+export const DEFAULT_PAGE = 100;
