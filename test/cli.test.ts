@@ -48,15 +48,15 @@ t.test('the tessera command', async (t) => {
 
     const list = await json(['user', 'list']);
     t.same(
-      list.map((u: { username: string }) => u.username),
+      list.items.map((u: { username: string }) => u.username),
       ['alice', 'bob'],
     );
-    t.match((await cli(env, ['user', 'list'])).stdout, /USERNAME\s+ID\s+EMAIL\s+ACTIVE\nalice/);
+    t.match((await cli(env, ['user', 'list'])).stdout, /USERNAME\s+ID\s+EMAIL\s+ACTIVE\s+ROLES\nalice/);
     t.match(await json(['user', 'show', 'alice']), { username: 'alice' });
     t.match(await json(['user', 'deactivate', 'bob']), { active: false });
     t.match(await json(['user', 'activate', 'bob']), { active: true });
-    t.match(await json(['user', 'set-password', 'bob', '--password-stdin'], 'bob password 2'), { password_changed: true });
-    t.match(await json(['user', 'delete', 'bob']), { deleted: true });
+    t.match(await json(['user', 'set-password', 'bob', '--password-stdin'], 'bob password 2'), { username: 'bob', active: true });
+    t.match(await json(['user', 'delete', 'bob']), { user: 'bob', deleted: true });
   });
 
   t.test('clients and tokens', async (t) => {
@@ -126,7 +126,7 @@ t.test('the tessera command', async (t) => {
     failsClearly(t, await cli(env, ['client', 'create', '--name', 'x', '--access-ttl', 'soon']), /whole number/);
     failsClearly(t, await cli(env, ['client', 'create', '--name', 'x', '--access-ttl', '0']), /from 1/);
     failsClearly(t, await cli(env, ['client', 'create']), /--name/);
-    t.equal((await json(['client', 'list'])).length, 3, 'no failed command registered anything');
+    t.equal((await json(['client', 'list'])).items.length, 3, 'no failed command registered anything');
 
     t.match(await json(['client', 'show', conf.client_id]), { client_id: conf.client_id, name: 'api' });
 
@@ -163,7 +163,7 @@ t.test('the tessera command', async (t) => {
     failsClearly(t, await cli(env, ['token', 'revoke', issued.access_token]), /stdin/);
     t.equal((await post(app, '/token/verify', { token: issued.access_token })).statusCode, 200, 'a token on the command line is refused');
     failsClearly(t, await cli(env, ['token', 'revoke', '--stdin'], ''), /no token on stdin/);
-    t.match(await json(['token', 'revoke', '--stdin'], `${issued.access_token}\n`), { revoked: true });
+    t.match(await json(['token', 'revoke', '--stdin'], `${issued.access_token}\n`), { revoked: 'token', found: true });
     await new Promise((r) => setTimeout(r, 300));
     t.equal(
       (await post(app, '/token/verify', { token: issued.access_token })).statusCode,
@@ -172,22 +172,22 @@ t.test('the tessera command', async (t) => {
     );
 
     const second = await json(['token', 'create', '--user', 'alice', '--client', conf.client_id]);
-    t.match(await json(['token', 'revoke', '--user', 'alice']), { revoked: 'all' });
+    t.match(await json(['token', 'revoke', '--user', 'alice']), { revoked: 'user', found: true });
     await new Promise((r) => setTimeout(r, 300));
     t.equal((await post(app, '/token/verify', { token: second.access_token })).statusCode, 401, 'revoke --user ends every token');
-    t.match(await json(['token', 'prune']), { accessTokens: Number, refreshTokens: Number, grants: Number });
+    t.match(await json(['token', 'prune']), { access_tokens: Number, refresh_tokens: Number, grants: Number });
 
-    const keys = await json(['keys', 'list']);
+    const { items: keys } = await json(['keys', 'list']);
     t.equal(keys.length, 1);
     t.match(keys[0], { kid: String, alg: 'ES256', status: 'signing' });
     const { kid } = await json(['keys', 'rotate']);
     t.not(kid, keys[0].kid);
-    const after = await json(['keys', 'list']);
+    const after = (await json(['keys', 'list'])).items;
     t.same(after.map((k: { status: string }) => k.status).sort(), ['retired', 'signing']);
     t.match((await cli(env, ['keys', 'list'])).stdout, /KID\s+ALG\s+STATUS/);
     t.match(await json(['keys', 'revoke', keys[0].kid]), { kid: keys[0].kid, revoked: true });
     t.same(
-      (await json(['keys', 'list'])).map((k: { kid: string }) => k.kid),
+      (await json(['keys', 'list'])).items.map((k: { kid: string }) => k.kid),
       [kid],
       'a revoked key is no longer listed',
     );

@@ -67,7 +67,7 @@ interface Family {
 t.test(`kill -9 during issuance and rotation (${dialect})`, async (t) => {
   const db = await testDatabase(t);
   const config = testConfig(db);
-  const core = await Tessera.open(config, createLogger('silent'), { migrate: true });
+  const core = await Tessera.open(config, createLogger('silent'), { schema: 'apply' });
   const registered = await registerClient(core, { grants: ['client_credentials', 'password'], scopes: ['read'] });
   const { username, password } = await registerUser(core);
   await core.close();

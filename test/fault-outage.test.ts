@@ -90,7 +90,7 @@ t.test(
     const db = await testDatabase(t);
     const config = testConfig(db);
     // Another instance on the real database, reached directly: it registers, and later revokes.
-    const other = await Tessera.open(config, createLogger('silent'), { migrate: true });
+    const other = await Tessera.open(config, createLogger('silent'), { schema: 'apply' });
     t.teardown(() => other.close());
     const registered = await registerClient(other, { grants: ['client_credentials', 'password'], scopes: ['read'] });
     const { username, password } = await registerUser(other);

@@ -17,7 +17,7 @@ const at = (offsetMs: number) => new Date(Math.floor(Date.now() / 1000) * 1000 +
 t.test('hot-path statements agree with Prisma', async (t) => {
   const db = await testDatabase(t);
   await applyMigrations(db.url);
-  const store = await Store.open({ databaseUrl: db.url, changePollMs: 50 }, (e) => t.error(e));
+  const store = await Store.open({ databaseUrl: db.url, changePollMs: 50, auditRetentionDays: 365 }, (e) => t.error(e));
   t.teardown(() => store.close());
   // A second, plain Prisma view of the same database, to read what the hot path wrote.
   const prisma = await dialectFor(db.url).open(db.url, (e) => t.error(e));
@@ -27,6 +27,8 @@ t.test('hot-path statements agree with Prisma', async (t) => {
     id: 'client-1',
     name: 'c',
     secretDigest: null,
+    admin: false,
+    registrationTokenDigest: null,
     grants: ['password', 'refresh_token'],
     scopes: ['read'],
     redirectUris: [],

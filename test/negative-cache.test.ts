@@ -30,7 +30,7 @@ function countCalls<O extends object>(object: O, name: keyof O & string): { call
 
 t.test('a flood of unknown ids and tokens does not evict real entries', async (t) => {
   const config = testConfig(await testDatabase(t));
-  const tessera = await Tessera.open(config, createLogger('silent'), { background: true, migrate: true, cacheSizes: SMALL });
+  const tessera = await Tessera.open(config, createLogger('silent'), { background: true, schema: 'apply', cacheSizes: SMALL });
   const app = await buildApp(tessera);
   t.teardown(async () => {
     await app.close();
@@ -79,7 +79,7 @@ t.test('a flood of unknown ids and tokens does not evict real entries', async (t
 
 t.test('a client id over 128 characters is refused before any lookup', async (t) => {
   const config = testConfig(await testDatabase(t));
-  const tessera = await Tessera.open(config, createLogger('silent'), { background: true, migrate: true, cacheSizes: SMALL });
+  const tessera = await Tessera.open(config, createLogger('silent'), { background: true, schema: 'apply', cacheSizes: SMALL });
   const app = await buildApp(tessera);
   t.teardown(async () => {
     await app.close();

@@ -482,17 +482,20 @@ t.test('tessera client create --jwks / --jwks-uri', async (t) => {
     return path;
   };
   const good = file('good.json', JSON.stringify(jwksOf(signer)));
+  t.equal((await cli(env, ['migrate'])).code, 0, 'the schema first: no other command creates a database');
 
   const created = await cli(env, ['client', 'create', '--name', 'signed', '--jwks', good, '--json']);
   t.equal(created.code, 0, created.stderr);
   const shown = JSON.parse(created.stdout);
-  t.match(shown, { type: 'confidential', token_endpoint_auth_method: 'private_key_jwt', jwks_keys: 1, jwks_uri: null });
+  t.match(shown, { type: 'confidential', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: null });
+  t.equal(shown.jwks?.keys?.length, 1, 'the registered key set, one key');
   t.notOk('client_secret' in shown, 'no secret');
   const byUri = await cli(env, ['client', 'create', '--name', 'by-uri', '--jwks-uri', 'https://keys.example/jwks.json']);
   t.match(byUri.stdout, /token_endpoint_auth_method:\s+private_key_jwt/);
   t.match(byUri.stdout, /jwks_uri:\s+https:\/\/keys\.example\/jwks\.json/);
   t.notMatch(byUri.stdout, /client_secret/);
-  const listed = JSON.parse((await cli(env, ['client', 'list', '--json'])).stdout) as { token_endpoint_auth_method: string }[];
+  const listed = (JSON.parse((await cli(env, ['client', 'list', '--json'])).stdout) as { items: { token_endpoint_auth_method: string }[] })
+    .items;
   t.same(
     listed.map((c) => c.token_endpoint_auth_method),
     ['private_key_jwt', 'private_key_jwt'],

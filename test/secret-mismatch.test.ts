@@ -26,12 +26,12 @@ function run(env: Record<string, string>, args: string[]): Promise<{ code: numbe
 
 t.test('a database keyed under another secret', async (t) => {
   const db = await testDatabase(t);
-  const first = await Tessera.open(testConfig(db, { TESSERA_SECRET: FIRST }), createLogger('silent'), { migrate: true });
+  const first = await Tessera.open(testConfig(db, { TESSERA_SECRET: FIRST }), createLogger('silent'), { schema: 'apply' });
   const kid = first.keys.signingKey().kid;
   await first.close();
 
   t.test('Tessera.open refuses it with a ConfigError that names the cause', async (t) => {
-    await t.rejects(Tessera.open(testConfig(db, { TESSERA_SECRET: OTHER }), createLogger('silent'), { migrate: true }), {
+    await t.rejects(Tessera.open(testConfig(db, { TESSERA_SECRET: OTHER }), createLogger('silent'), { schema: 'apply' }), {
       constructor: ConfigError,
       message: MISMATCH,
     });

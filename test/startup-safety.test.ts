@@ -33,7 +33,7 @@ t.test('a secret file shorter than 32 characters stops the start, and says which
   const dir = scratch(t);
   writeFileSync(join(dir, 'secret'), 'too-short\n', { mode: 0o600 });
   const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'tessera.db')}`, TESSERA_DATA_DIR: dir });
-  await t.rejects(Tessera.open(config, createLogger('silent'), { migrate: true }), {
+  await t.rejects(Tessera.open(config, createLogger('silent'), { schema: 'apply' }), {
     constructor: ConfigError,
     message: new RegExp(`${join(dir, 'secret')} holds fewer than 32 characters`),
   });
@@ -43,7 +43,7 @@ t.test('a new SQLite database is private: folder 0700, files 0600', async (t) =>
   const dir = scratch(t);
   const dataDir = join(dir, 'data');
   const config = loadConfig({ DATABASE_URL: `file:${join(dataDir, 'db', 'tessera.db')}`, TESSERA_DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
-  const tessera = await Tessera.open(config, createLogger('silent'), { migrate: true });
+  const tessera = await Tessera.open(config, createLogger('silent'), { schema: 'apply' });
   t.teardown(() => tessera.close());
   await tessera.users.create('alice', undefined, 'long enough 1'); // something in the WAL
   const mode = (path: string) => statSync(path).mode & 0o777;

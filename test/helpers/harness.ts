@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Logger } from 'pino';
 import type { Test } from 'tap';
 import { loadConfig, type Config, type Dialect } from '../../src/config.ts';
 import { buildAdminApp, buildApp } from '../../src/app.ts';
@@ -70,11 +71,15 @@ export interface Running {
   db: TestDatabase;
 }
 
-/** One server instance on `db` (a new database when none is given). */
-export async function startTessera(t: Test, options: { db?: TestDatabase; env?: Record<string, string> } = {}): Promise<Running> {
+/** One server instance on `db` (a new database when none is given), logging to `log` when given. */
+export async function startTessera(
+  t: Test,
+  options: { db?: TestDatabase; env?: Record<string, string>; log?: Logger } = {},
+): Promise<Running> {
   const db = options.db ?? (await testDatabase(t));
   const config = testConfig(db, options.env);
-  const tessera = await Tessera.open(config, createLogger(config.logLevel ?? 'silent'), { background: true, migrate: true });
+  const log = options.log ?? createLogger(config.logLevel ?? 'silent');
+  const tessera = await Tessera.open(config, log, { background: true, schema: 'apply' });
   const metrics = new Metrics();
   const app = await buildApp(tessera, metrics);
   const admin = await buildAdminApp(tessera, metrics);
