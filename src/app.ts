@@ -146,6 +146,11 @@ export async function buildAdminApp(tessera: Tessera, metrics: Metrics): Promise
   registerStrictJson(admin, ADMIN_BODY_LIMIT);
   registerAdminValidation(admin);
   registerProblemHandling(admin, tessera.store.outage);
+  // Admin answers carry secrets, tokens and who-did-what: no cache may keep any of them.
+  admin.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('Cache-Control', 'no-store');
+    done(null, payload);
+  });
   await registerOpenApi(admin, {
     path: '/admin/openapi.json',
     title: 'Tessera admin API',

@@ -26,6 +26,8 @@ t.test('pruning', async (t) => {
     loginThrottles: 0,
     usedAssertions: 0,
     revocations: 0,
+    auditEntries: 0,
+    initialAccessTokens: 0,
   };
   const early = await tessera.store.prune(new Date());
   t.same(early, nothing, 'nothing is pruned before it expires');
@@ -48,4 +50,15 @@ t.test('pruning runs in the background', async (t) => {
   await tokenRequest(app, client, { grant_type: 'client_credentials' });
   await new Promise((r) => setTimeout(r, 1800));
   t.equal((await tessera.store.prune(new Date())).accessTokens, 0, 'the background pass removed the expired token already');
+});
+
+t.test('the audit log is kept for TESSERA_AUDIT_RETENTION_DAYS, initial access tokens until they expire', async (t) => {
+  const { tessera } = await startTessera(t, { env: { TESSERA_AUDIT_RETENTION_DAYS: '2' } });
+  await tessera.audit.record({ actor: 'cli:test', action: 'client.create', target: 'x' });
+  await tessera.registrationTokens.createInitial({ ttl: 60 });
+  const day = 86_400_000;
+  t.match(await tessera.store.prune(new Date(Date.now() + day)), { auditEntries: 0, initialAccessTokens: 1 }, 'a day later: the token expired');
+  t.equal((await tessera.audit.page(10)).items.length, 1, 'the entry is still there');
+  t.match(await tessera.store.prune(new Date(Date.now() + 3 * day)), { auditEntries: 1 }, 'past the retention: the entry goes');
+  t.equal((await tessera.audit.page(10)).items.length, 0);
 });

@@ -247,12 +247,13 @@ t.test('private_key_jwt: a client with its JWK Set authenticates by assertion', 
   const inferred = await register(app, token, { jwks: { keys: [(await newSigner()).jwk] } });
   t.equal(inferred.statusCode, 201, inferred.body);
   t.equal(inferred.body_.token_endpoint_auth_method, 'private_key_jwt');
+  // A jwks_uri would have the server fetch what an outsider names, from inside its network.
   const byUri = await register(app, token, {
     token_endpoint_auth_method: 'private_key_jwt',
     jwks_uri: 'https://keys.example.com/jwks.json',
   });
-  t.equal(byUri.statusCode, 201, byUri.body);
-  t.equal(byUri.body_.jwks_uri, 'https://keys.example.com/jwks.json');
+  t.equal(byUri.statusCode, 400, byUri.body);
+  t.match(byUri.body_, { error: 'invalid_client_metadata', error_description: /jwks_uri cannot be registered dynamically/ });
 });
 
 t.test('RFC 7592: read, replace and delete with the registration access token', async (t) => {
@@ -396,6 +397,8 @@ t.test('refused metadata: the RFC error, and nothing created or counted', async 
   const bad = (what: string, metadata: unknown, error: string, description?: RegExp) => ({ what, metadata, error, description });
   const cases = [
     bad('an http redirect URI on a public host', { redirect_uris: ['http://app.example.com/cb'] }, 'invalid_redirect_uri', /https/),
+    bad('the password grant', { grant_types: ['password'] }, 'invalid_client_metadata', /password grant/),
+    bad('a custom-scheme redirect URI', { redirect_uris: ['com.example.app:/cb'] }, 'invalid_redirect_uri', /https/),
     bad('a redirect URI with a fragment', { redirect_uris: ['https://app.example.com/cb#x'] }, 'invalid_redirect_uri', /fragment/),
     bad('a relative redirect URI', { redirect_uris: ['/cb'] }, 'invalid_redirect_uri', /absolute/),
     bad('a javascript: redirect URI', { redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri'),

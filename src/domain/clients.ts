@@ -200,7 +200,11 @@ export class Clients {
     if (rules.some((rule) => rule.issuesRefreshToken) && !grants.includes('refresh_token')) grants.push('refresh_token');
     const scopes = [...new Set(input.scopes ?? [])];
     for (const scope of scopes) if (!isScopeToken(scope)) throw new AdminError(`invalid scope "${scope}" (RFC 6749 §3.3)`);
-    if (scopes.includes(ADMIN_SCOPE)) throw new AdminError(`the scope ${ADMIN_SCOPE} is given by --admin, not --scope`);
+    if (scopes.includes(ADMIN_SCOPE)) {
+      if (input.admin !== true) throw new AdminError(`the scope ${ADMIN_SCOPE} is given by --admin, not --scope`);
+      // What GET shows of an admin client, sent back as it is: the scope it has anyway.
+      scopes.splice(scopes.indexOf(ADMIN_SCOPE), 1);
+    }
     if (input.admin === true) {
       if (isPublic) throw new AdminError('an admin client must be confidential');
       if (!grants.includes('client_credentials')) throw new AdminError('an admin client needs the client_credentials grant');
@@ -289,11 +293,20 @@ export class Clients {
         : { secretDigest: null, previousSecretDigest: null, previousSecretExpiresAt: null };
     // A shorter access token lifetime ends the tokens issued under the longer one too: revocation
     // events and key publication are sized by the lifetime clients have now, so none may outlive it.
+    // A new audience would lend old opaque tokens the new one (theirs is the client's); a client
+    // that stops proving who it is must not refresh what was issued while it did.
     const narrowed =
       current.scopes.some((scope) => !settings.scopes.includes(scope)) ||
       current.grants.some((grant) => !settings.grants.includes(grant)) ||
-      settings.accessTtl < current.accessTtl;
-    const client = await written(this.store.update(id, { ...settings, ...secretChange }, { endTokens: narrowed }), `client "${id}"`);
+      settings.accessTtl < current.accessTtl ||
+      settings.audience !== current.audience ||
+      (merged.public === true && !isPublicClient(current));
+    // Only what changed is written: a concurrent change to other settings is not overwritten with
+    // the values this one read.
+    const next: Record<string, unknown> = { ...settings, ...secretChange };
+    const before = current as unknown as Record<string, unknown>;
+    const changed = Object.fromEntries(Object.entries(next).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(before[key])));
+    const client = await written(this.store.update(id, changed, { endTokens: narrowed }), `client "${id}"`);
     return { client, secret: generated?.secret ?? null };
   }
 

@@ -206,6 +206,10 @@ export function registrationOf(metadata: ClientMetadata): MappedRegistration {
   // method is taken to mean private_key_jwt (in Tessera a client's keys are for that alone).
   const method = metadata.token_endpoint_auth_method ?? (keys ? 'private_key_jwt' : 'client_secret_basic');
   if (metadata.jwks != null && metadata.jwks_uri != null) throw invalidMetadata('Invalid client metadata: send jwks or jwks_uri, not both');
+  // The server fetches a jwks_uri from where it runs: registered by anyone holding an initial access
+  // token, it would let them probe the server's own network. An operator may still set one (admin API).
+  if (metadata.jwks_uri != null)
+    throw invalidMetadata('Invalid client metadata: jwks_uri cannot be registered dynamically: send the keys inline in jwks');
   if (method === 'private_key_jwt' && !keys) throw invalidMetadata('Invalid client metadata: private_key_jwt needs jwks or jwks_uri');
   if (method === 'none' && keys)
     throw invalidMetadata('Invalid client metadata: a public client (token_endpoint_auth_method none) registers no keys');
@@ -228,6 +232,8 @@ export function registrationOf(metadata: ClientMetadata): MappedRegistration {
     throw invalidMetadata(
       'Invalid client metadata: response_types ["code"] goes with grant_types authorization_code, and authorization_code with response_types ["code"]',
     );
+  // RFC 9700 §2.4: the password grant must not be used; an operator may still allow it to a client.
+  if (grants.includes('password')) throw invalidMetadata('Invalid client metadata: the password grant cannot be registered dynamically');
   const scopes = parseScope(metadata.scope ?? '');
   if (scopes.includes(ADMIN_SCOPE))
     throw invalidMetadata(`Invalid client metadata: the scope ${ADMIN_SCOPE} cannot be registered dynamically`);

@@ -17,7 +17,8 @@ export class AuditStore {
   async page(limit: number, cursor?: string): Promise<Page<AuditRecord>> {
     let before: number | undefined;
     if (cursor !== undefined) {
-      if (!/^[1-9]\d{0,15}$/.test(cursor)) throw new BadCursorError();
+      // Ids are 32-bit on PostgreSQL: a larger one is nobody's cursor.
+      if (!/^[1-9]\d{0,9}$/.test(cursor) || Number(cursor) > 2_147_483_647) throw new BadCursorError();
       before = Number(cursor);
     }
     const rows = await this.db.auditEntry.findMany({

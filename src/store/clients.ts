@@ -3,7 +3,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Prisma } from '../generated/sqlite/client.ts';
 import type { ClientRecord, Page } from '../records.js';
 import type { Db } from './dialect.js';
-import { retryingConflicts, translated } from './errors.js';
+import { NotFoundError, retryingConflicts, translated } from './errors.js';
 import type { ChangeFeed } from './change-feed.js';
 import { afterCreationCursor, CREATION_ORDER, creationCursor, pageOf } from './paging.js';
 import { accessTokensEndBy, IN_FLIGHT_MS } from './revocations.js';
@@ -81,7 +81,7 @@ export class ClientStore {
    * holds until now ends (a narrowing of its scopes or grants): its refresh families, its opaque
    * access tokens, its JWTs (through tokensValidAfter), announced on the revocation stream.
    */
-  async update(id: string, settings: Partial<ClientSettings>, options: { endTokens: boolean }): Promise<ClientRecord> {
+  async update(id: string, settings: Partial<ClientRecord>, options: { endTokens: boolean }): Promise<ClientRecord> {
     const now = new Date();
     const data = { ...toRow(settings), updatedAt: now };
     if (!options.endTokens) {
@@ -89,7 +89,14 @@ export class ClientStore {
     } else {
       await this.endTokensWith(id, now, [this.db.client.update({ where: { id }, data: { ...data, tokensValidAfter: now } })]);
     }
-    return (await this.byId(id))!;
+    return this.existing(id);
+  }
+
+  /** The client as it is now; NotFoundError when another request deleted it meanwhile. */
+  private async existing(id: string): Promise<ClientRecord> {
+    const client = await this.byId(id);
+    if (!client) throw new NotFoundError('not found');
+    return client;
   }
 
   /** Ends every token issued to the client until now; the client goes on (`token revoke --client`). */
@@ -100,7 +107,8 @@ export class ClientStore {
 
   private async endTokensWith(id: string, now: Date, change: Prisma.PrismaPromise<unknown>[]): Promise<void> {
     // Like a user's: the event covers a token minted meanwhile by a refresh already in flight.
-    const revoked = [{ clientId: id, at: new Date(now.getTime() + IN_FLIGHT_MS), exp: await accessTokensEndBy(this.db, now, { id }) }];
+    const at = new Date(now.getTime() + IN_FLIGHT_MS);
+    const revoked = [{ clientId: id, at, exp: await accessTokensEndBy(this.db, at, { id }) }];
     await retryingConflicts(() =>
       translated(
         this.feed.commit(

@@ -9,6 +9,9 @@ export class BadCursorError extends Error {
   }
 }
 
+/** 9999-12-31T23:59:59.999Z. */
+const MAX_DATE_MS = 253_402_300_799_999;
+
 /** The sort key of the rows listed in creation order: creation time, then id. */
 export interface CreationKey {
   createdAt: Date;
@@ -26,7 +29,9 @@ export function afterCreationCursor(cursor: string | undefined) {
   const dot = text.indexOf('.');
   const ms = Number(text.slice(0, dot));
   const id = text.slice(dot + 1);
-  if (dot < 1 || !Number.isSafeInteger(ms) || id === '' || id.length > 200 || creationCursor({ createdAt: new Date(ms), id }) !== cursor)
+  // Within years 1970–9999, which both databases store and compare as dates.
+  const inRange = Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_DATE_MS;
+  if (dot < 1 || !inRange || id === '' || id.length > 200 || creationCursor({ createdAt: new Date(ms), id }) !== cursor)
     throw new BadCursorError();
   const createdAt = new Date(ms);
   return { OR: [{ createdAt: { gt: createdAt } }, { createdAt, id: { gt: id } }] };

@@ -2,7 +2,7 @@
 import type { Page, UserRecord } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Db } from './dialect.js';
-import { retryingConflicts, translated } from './errors.js';
+import { NotFoundError, retryingConflicts, translated } from './errors.js';
 import { accessTokensEndBy, IN_FLIGHT_MS } from './revocations.js';
 import { revokeTokensWhere } from './tokens.js';
 import { afterCreationCursor, CREATION_ORDER, creationCursor, pageOf } from './paging.js';
@@ -70,7 +70,9 @@ export class UserStore {
   /** Profile fields only: nothing a token depends on, so nothing is revoked. Announced so caches reload the user. */
   async update(id: string, change: UserChange): Promise<UserRecord> {
     await translated(this.feed.commit([this.db.user.update({ where: { id }, data: toRow(change) })], [{ kind: 'user', subject: id }]));
-    return (await this.byId(id))!;
+    const user = await this.byId(id);
+    if (!user) throw new NotFoundError('not found');
+    return user;
   }
 
   /** Activation alone revives nothing: deactivation ended every token for good. */
@@ -99,7 +101,8 @@ export class UserStore {
    */
   private async endEverything(id: string, change: { active?: boolean; passwordHash?: string }): Promise<void> {
     const now = new Date();
-    const revoked = [{ sub: id, at: new Date(now.getTime() + IN_FLIGHT_MS), exp: await accessTokensEndBy(this.db, now) }];
+    const at = new Date(now.getTime() + IN_FLIGHT_MS);
+    const revoked = [{ sub: id, at, exp: await accessTokensEndBy(this.db, at) }];
     // Retried on a deadlock with a concurrent rotation (see revokeTokensWhere), like revokeGrant.
     await retryingConflicts(() =>
       translated(

@@ -38,6 +38,11 @@ interface Subject {
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
+/** Every scope of the space-separated `scope` is one of `allowed`. */
+function scopeFits(scope: string, allowed: readonly string[]): boolean {
+  return scope === '' || scope.split(' ').every((token) => allowed.includes(token));
+}
+
 export class TokenInspector {
   /**
    * JWTs whose signature and claims already verified, by the exact token string: the same bytes
@@ -103,12 +108,15 @@ export class TokenInspector {
     }
     if (!claims || claims.exp * 1000 <= Date.now() || this.cache.isJwtRevoked(claims.jti)) return null;
     // iat has whole seconds: a token from the second of a revoke-everything counts as before it.
-    const subject = await this.liveSubject({
-      clientId: claims.client_id,
-      userId: claims.sub === claims.client_id ? null : claims.sub,
-      grantId: claims.sid ?? null,
-      issuedAtMs: claims.iat * 1000,
-    });
+    const subject = await this.liveSubject(
+      {
+        clientId: claims.client_id,
+        userId: claims.sub === claims.client_id ? null : claims.sub,
+        grantId: claims.sid ?? null,
+        issuedAtMs: claims.iat * 1000,
+      },
+      claims.scope ?? '',
+    );
     if (!subject) return null;
     return {
       tokenType: 'access_token',
@@ -142,7 +150,7 @@ export class TokenInspector {
     record: { scope: string; expiresAt: Date },
     subject: Subject,
   ): Promise<ActiveToken | null> {
-    const live = await this.liveSubject(subject);
+    const live = await this.liveSubject(subject, record.scope);
     if (!live) return null;
     return {
       tokenType,
@@ -155,14 +163,19 @@ export class TokenInspector {
   }
 
   /** The client still exists, the user is active and has not had everything revoked, the grant stands. */
-  private async liveSubject(subject: Subject) {
+  private async liveSubject(subject: Subject, scope: string) {
     // All three are usually cached; misses load side by side, since each lookup starts before any is awaited.
     const clientLookup = this.cache.clients.get(subject.clientId);
     const userLookup = subject.userId ? this.cache.users.get(subject.userId) : null;
     const grantLookup = subject.grantId ? this.cache.grants.get(subject.grantId) : null;
     const [client, user, grant] = [await clientLookup, await userLookup, await grantLookup];
     if (!client) return null;
-    if (client.tokensValidAfter && subject.issuedAtMs <= client.tokensValidAfter.getTime()) return null;
+    if (client.tokensValidAfter) {
+      // The client was narrowed (or all its tokens ended): a token minted meanwhile from a stale
+      // copy of it, after tokensValidAfter, may hold a scope it no longer has.
+      if (subject.issuedAtMs <= client.tokensValidAfter.getTime()) return null;
+      if (!scopeFits(scope, client.scopes)) return null;
+    }
     if (subject.userId && (!user || !user.active)) return null;
     if (user?.tokensValidAfter && subject.issuedAtMs <= user.tokensValidAfter.getTime()) return null;
     if (subject.grantId && (!grant || grant.revokedAt)) return null;

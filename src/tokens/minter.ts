@@ -33,7 +33,16 @@ export class TokenMinter {
   ) {}
 
   async mintAccessToken({ client, userId, scope, grantId, ttlSeconds = client.accessTtl }: AccessTokenRequest): Promise<MintedAccessToken> {
-    const iat = Math.floor(Date.now() / 1000);
+    let now = Date.now();
+    const endedAt = client.tokensValidAfter?.getTime();
+    // A JWT's iat has whole seconds, and every token of the second in which the client's tokens were
+    // ended counts as ended: a JWT minted in that second waits for the next one rather than be
+    // dead on arrival. (Only just after such a change; an opaque token keeps milliseconds instead.)
+    if (client.tokenFormat === 'jwt' && endedAt !== undefined && Math.floor(endedAt / 1000) >= Math.floor(now / 1000)) {
+      await new Promise((resolve) => setTimeout(resolve, 1000 - (now % 1000) + 1));
+      now = Date.now();
+    }
+    const iat = Math.floor(now / 1000);
     const expiresAt = new Date((iat + ttlSeconds) * 1000);
     if (client.tokenFormat === 'jwt') {
       const token = await signAccessToken(this.keys, {
@@ -52,7 +61,8 @@ export class TokenMinter {
     return {
       token,
       expiresAt,
-      record: { digest: tokenDigest(token), clientId: client.id, userId, grantId, scope, issuedAt: new Date(iat * 1000), expiresAt },
+      // Milliseconds: a token issued just after a revocation in the same second is told apart from one before it.
+      record: { digest: tokenDigest(token), clientId: client.id, userId, grantId, scope, issuedAt: new Date(now), expiresAt },
     };
   }
 

@@ -10,7 +10,8 @@ import { AdminAuthError } from './problems.js';
 /** The admin operations for the request's caller (authenticated before its body was read). */
 export type AdminFor = (request: FastifyRequest) => Promise<AdminApi>;
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,4096})$/;
+// The scheme's name is case-insensitive (RFC 9110 §11.1).
+const BEARER = /^Bearer ([\x21-\x7e]{1,4096})$/i;
 
 /** The admin client's id, or an AdminAuthError. */
 export async function adminCaller(request: FastifyRequest, inspector: Pick<TokenInspector, 'activeAccessToken'>): Promise<string> {
