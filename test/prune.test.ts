@@ -57,7 +57,11 @@ t.test('the audit log is kept for TESSERA_AUDIT_RETENTION_DAYS, initial access t
   await tessera.audit.record({ actor: 'cli:test', action: 'client.create', target: 'x' });
   await tessera.registrationTokens.createInitial({ ttl: 60 });
   const day = 86_400_000;
-  t.match(await tessera.store.prune(new Date(Date.now() + day)), { auditEntries: 0, initialAccessTokens: 1 }, 'a day later: the token expired');
+  t.match(
+    await tessera.store.prune(new Date(Date.now() + day)),
+    { auditEntries: 0, initialAccessTokens: 1 },
+    'a day later: the token expired',
+  );
   t.equal((await tessera.audit.page(10)).items.length, 1, 'the entry is still there');
   t.match(await tessera.store.prune(new Date(Date.now() + 3 * day)), { auditEntries: 1 }, 'past the retention: the entry goes');
   t.equal((await tessera.audit.page(10)).items.length, 0);

@@ -305,7 +305,9 @@ export class Clients {
     // the values this one read.
     const next: Record<string, unknown> = { ...settings, ...secretChange };
     const before = current as unknown as Record<string, unknown>;
-    const changed = Object.fromEntries(Object.entries(next).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(before[key])));
+    const changed = Object.fromEntries(
+      Object.entries(next).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(before[key])),
+    );
     const client = await written(this.store.update(id, changed, { endTokens: narrowed }), `client "${id}"`);
     return { client, secret: generated?.secret ?? null };
   }
