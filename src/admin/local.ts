@@ -1,7 +1,7 @@
 // The admin operations carried out on this process's core: what the HTTP admin API calls, and what
 // the admin command calls when it works on the database itself. Every change is written to the
 // audit log with its actor, after it succeeded.
-import type { Clients, ClientRegistration } from '../domain/clients.js';
+import { withoutUndefined, type Clients, type ClientRegistration } from '../domain/clients.js';
 import type { AuditLog } from '../domain/audit.js';
 import { AdminError, NoSuchError } from '../domain/errors.js';
 import type { RegistrationTokens } from '../domain/registration-tokens.js';
@@ -56,7 +56,7 @@ export function registrationOf(body: ClientSettingsBody): Partial<ClientRegistra
     jwks: body.jwks === undefined ? undefined : body.jwks === null ? null : JSON.stringify(body.jwks),
     jwksUri: body.jwks_uri,
   };
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  return withoutUndefined(fields);
 }
 
 /** `accessTokens` → `access_tokens`: the admin API speaks snake_case. */
@@ -68,11 +68,6 @@ function limitOf(query: PageQuery): number {
   const limit = query.limit ?? DEFAULT_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new AdminError(`limit must be a whole number from 1 to ${MAX_PAGE}`);
   return limit;
-}
-
-/** The names of the fields a body sets: what the audit log records of a change (never the values of secrets). */
-function changed(body: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
 /** The admin operations on this core, by `actor` (the admin client's id, or `cli:<os user>`). */
@@ -88,7 +83,7 @@ export function localAdmin(services: AdminServices, actor: string): AdminApi {
       },
       async create(body) {
         const { client, secret } = await clients.register({ ...registrationOf(body), name: body.name });
-        await record('client.create', client.id, changed(body));
+        await record('client.create', client.id, withoutUndefined(body));
         return { ...clientView(client), ...(secret ? { client_secret: secret } : {}) };
       },
       async get(clientId) {
@@ -96,7 +91,7 @@ export function localAdmin(services: AdminServices, actor: string): AdminApi {
       },
       async update(clientId, body) {
         const { client, secret } = await clients.update(clientId, registrationOf(body));
-        await record('client.update', client.id, changed(body));
+        await record('client.update', client.id, withoutUndefined(body));
         return { ...clientView(client), ...(secret ? { client_secret: secret } : {}) };
       },
       async delete(clientId) {
@@ -116,7 +111,7 @@ export function localAdmin(services: AdminServices, actor: string): AdminApi {
       async create(body) {
         const { username, password, email, name, email_verified: emailVerified, roles, groups } = body;
         const user = await users.create(username, email ?? undefined, password, { name, emailVerified, roles, groups });
-        await record('user.create', user.id, changed({ ...body, password: true }));
+        await record('user.create', user.id, withoutUndefined({ ...body, password: true }));
         return userView(user);
       },
       async get(user) {
@@ -126,7 +121,7 @@ export function localAdmin(services: AdminServices, actor: string): AdminApi {
         const found = await users.find(user);
         const { email_verified: emailVerified, ...rest } = body;
         const updated = await users.update(found.username, { ...rest, emailVerified });
-        await record('user.update', found.id, changed(body));
+        await record('user.update', found.id, withoutUndefined(body));
         return userView(updated);
       },
       async delete(user) {

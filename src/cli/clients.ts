@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ClientSettingsBody, ClientView, ClientWithSecret, JwkSetJson } from '../admin/api.js';
+import { withoutUndefined } from '../domain/clients.js';
 import { AdminError } from '../domain/errors.js';
 import { GRANTS } from '../oauth/grants/index.js';
 import { describe, listed, more, output, pageLength, seconds, table, withAdmin } from './context.js';
@@ -82,7 +83,7 @@ function settingsOf(opts: ClientOptions): ClientSettingsBody {
     jwks: opts.keys === false ? null : opts.jwks === undefined ? undefined : readJwksFile(opts.jwks),
     jwks_uri: opts.keys === false ? null : opts.jwksUri,
   };
-  return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
+  return withoutUndefined(body);
 }
 
 /** A client for people: its keys counted rather than shown. */

@@ -144,8 +144,8 @@ function checkOrigin(origin: string): void {
     throw new AdminError(`origin must use https (or http on loopback): "${origin}"`);
 }
 
-/** The fields that are set: a change leaves the others as they are. */
-function withoutUndefined<T extends object>(change: T): Partial<T> {
+/** The fields that are set (a change leaves the others as they are; the audit log records these). */
+export function withoutUndefined<T extends object>(change: T): Partial<T> {
   return Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 

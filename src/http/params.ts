@@ -33,7 +33,7 @@ export function allParams(source: unknown): Record<string, string> {
     if (value.length > MAX_PARAM_LENGTH && !OWN_LIMIT.has(name))
       throw new InvalidRequestError(`Invalid request: parameter \`${name}\` is too long`);
     // Nothing legitimate carries NUL, and PostgreSQL refuses it in text: stop it here.
-    if (value.includes('\0') || name.includes('\0')) throw new InvalidRequestError('Invalid request: a parameter holds a NUL character');
+    if (holdsNul(value) || holdsNul(name)) throw new InvalidRequestError('Invalid request: a parameter holds a NUL character');
     // A lone UTF-16 surrogate (JSON's "\ud800") is not a character: no valid text holds one.
     if (LONE_SURROGATE.test(value) || LONE_SURROGATE.test(name))
       throw new InvalidRequestError('Invalid request: a parameter is not valid Unicode');
@@ -43,6 +43,41 @@ export function allParams(source: unknown): Record<string, string> {
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;
+
+/** NUL: nothing legitimate carries it, and PostgreSQL refuses it in text. */
+export const holdsNul = (text: string) => text.includes('\0');
+/** NUL, or a lone UTF-16 surrogate (JSON's "\ud800"): no valid text holds either. */
+export const holdsBadText = (text: string) => holdsNul(text) || LONE_SURROGATE.test(text);
+
+/**
+ * Where the first string or member name of a parsed JSON value (or params, or query) that `bad`
+ * refuses is, as a path from `name` (`body/redirect_uris/0`), or null. Walked without recursion,
+ * so that no nesting depth the body limit allows can overflow the stack.
+ */
+export function badTextIn(value: unknown, name: string, bad: (text: string) => boolean): string | null {
+  const pending: [unknown, string][] = [[value, name]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [part, path] = next;
+    if (typeof part === 'string') {
+      if (bad(part)) return path;
+    } else if (typeof part === 'object' && part !== null) {
+      for (const [key, inner] of Object.entries(part)) {
+        if (bad(key)) return path;
+        pending.push([inner, `${path}/${key}`]);
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The token of an `Authorization: Bearer` header (RFC 6750 §2.1): undefined when the header is
+ * not a Bearer one, '' when it is but holds no single well-formed token (a malformed token).
+ */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined || !/^Bearer\b/i.test(authorization)) return undefined;
+  return /^Bearer +([\x21-\x7e]{1,4096}) *$/i.exec(authorization)?.[1] ?? '';
+}
 
 /**
  * An onRequest hook for every route: a query string that is malformed or holds a NUL character

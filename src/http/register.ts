@@ -23,6 +23,7 @@ import {
 } from '../oauth/registration.js';
 import type { ClientRecord } from '../records.js';
 import { hasOpaqueShape, INITIAL_ACCESS_TOKEN_PREFIX, REGISTRATION_TOKEN_PREFIX, tokenDigest } from '../tokens/opaque.js';
+import { badTextIn, bearerToken, holdsBadText } from './params.js';
 import { noteRequestParties } from './request-log.js';
 
 export interface RegistrationServices {
@@ -106,46 +107,14 @@ async function refusing(reply: FastifyReply, work: () => Promise<FastifyReply>):
 
 // ── Reading the request ──────────────────────────────────────────────────────────────────────
 
-/** The bearer token: undefined when none is sent (or another scheme), '' when the header is malformed. */
-function bearerToken(request: FastifyRequest): string | undefined {
-  const authorization = request.headers.authorization;
-  if (authorization === undefined || !/^Bearer\b/i.test(authorization)) return undefined;
-  return /^Bearer +([\x21-\x7e]{1,4096}) *$/i.exec(authorization)?.[1] ?? '';
-}
-
-const LONE_SURROGATE = /\p{Cs}/u;
-const badText = (text: string) => text.includes('\0') || LONE_SURROGATE.test(text);
-
-/**
- * Whether any name or string anywhere in the JSON holds a NUL or a lone surrogate (no valid text
- * does, and PostgreSQL refuses NUL): refused even in members that are ignored. Walked without
- * recursion, so that no nesting depth the body limit allows can overflow the stack.
- */
-function holdsBadText(value: unknown): boolean {
-  const pending: unknown[] = [value];
-  while (pending.length > 0) {
-    const next = pending.pop();
-    if (typeof next === 'string') {
-      if (badText(next)) return true;
-    } else if (Array.isArray(next)) {
-      pending.push(...next);
-    } else if (next !== null && typeof next === 'object') {
-      for (const [name, member] of Object.entries(next)) {
-        if (badText(name)) return true;
-        pending.push(member);
-      }
-    }
-  }
-  return false;
-}
-
 /** The JSON body, validated against the route's schema; a RegistrationError when it is not metadata. */
 function metadataFrom<T extends ClientMetadata>(request: FastifyRequest): T {
   // RFC 7591 §3.1: the metadata is a JSON object (a form would pass the schema's types by accident).
   if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? ''))
     throw new RegistrationError('invalid_request', 'Invalid request: send the client metadata as application/json');
   if (request.validationError) throw schemaRefusal(request.validationError);
-  if (holdsBadText(request.body))
+  // Refused even in members that are ignored: no valid text holds them, and PostgreSQL refuses NUL.
+  if (badTextIn(request.body, 'body', holdsBadText) !== null)
     throw new RegistrationError('invalid_request', 'Invalid request: the body holds a NUL character or invalid Unicode');
   return request.body as T;
 }
@@ -175,13 +144,13 @@ export function registerRoutes(app: FastifyInstance, { clients, registrationToke
       } as FastifySchema,
       // Before the body is read: without an initial access token of the right shape, nothing more is looked at.
       onRequest: async (request, reply) => {
-        const token = bearerToken(request);
+        const token = bearerToken(request.headers.authorization);
         if (token === undefined || !hasOpaqueShape(token, INITIAL_ACCESS_TOKEN_PREFIX)) return unauthorized(reply, token !== undefined);
       },
     },
     (request, reply) =>
       refusing(reply, async () => {
-        const initialToken = bearerToken(request)!;
+        const initialToken = bearerToken(request.headers.authorization)!;
         const metadata = metadataFrom<ClientMetadata>(request);
         const { registration, authMethod } = registrationOf(metadata);
         // The metadata is checked in full before a use of the initial access token is counted, so
@@ -216,7 +185,7 @@ export function registerRoutes(app: FastifyInstance, { clients, registrationToke
   // Unknown client, a client not registered here, a wrong token: one 401, alike (§2.1).
   const managed = new WeakMap<FastifyRequest, { client: ClientRecord; token: string }>();
   const authenticate = async (request: FastifyRequest<ById>, reply: FastifyReply) => {
-    const token = bearerToken(request);
+    const token = bearerToken(request.headers.authorization);
     const id = request.params.client_id;
     if (token === undefined || !hasOpaqueShape(token, REGISTRATION_TOKEN_PREFIX) || !CLIENT_ID.test(id))
       return unauthorized(reply, token !== undefined);

@@ -2,7 +2,7 @@
 // for this service)? No client authentication.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TokenInspector } from '../tokens/inspector.js';
-import { bodyParams } from './params.js';
+import { bearerToken, bodyParams } from './params.js';
 import { noteRequestParties } from './request-log.js';
 import { commonErrors, documentationOnly, FORM_OR_JSON, noStore, oauthError, parameters, security } from './route-docs.js';
 
@@ -62,10 +62,8 @@ export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): vo
   // documentationOnly: the schema documents; the endpoint reads its parameters itself (src/http/route-docs.ts).
   app.post('/token/verify', { schema, ...documentationOnly }, async (request, reply) => {
     const params = bodyParams(request, ['token', 'audience']);
-    const authorization = request.headers.authorization;
-    // A Bearer header is a token presented: if it is not one token68 (RFC 6750 §2.1), it is a malformed token.
-    const bearer =
-      authorization !== undefined && /^Bearer\b/i.test(authorization) ? (/^Bearer +(\S+) *$/i.exec(authorization)?.[1] ?? '') : undefined;
+    // A Bearer header is a token presented: if it is not one well-formed token, it is a malformed (invalid) one.
+    const bearer = bearerToken(request.headers.authorization);
     if (bearer !== undefined && params.token !== undefined)
       return invalid(reply, 'invalid_request', 'Send the token once: in the body or as a Bearer header');
     const token = bearer ?? params.token;

@@ -6,6 +6,7 @@ import { AdminError } from '../../domain/errors.js';
 import type { TokenInspector } from '../../tokens/inspector.js';
 import { auditRoutes } from './audit.js';
 import { ADMIN_SCOPE } from '../../domain/clients.js';
+import { badTextIn, holdsNul } from '../params.js';
 import { noteRequestParties } from '../request-log.js';
 import { adminCaller, type AdminFor } from './auth.js';
 import { clientRoutes } from './clients.js';
@@ -22,27 +23,6 @@ export interface AdminRouteServices {
 }
 
 export const ADMIN_PREFIX = '/admin/v1';
-
-/**
- * Where the first NUL character of a request's parsed part is (a string value or a key, however
- * deep; walked without recursion), or null. PostgreSQL cannot store or even compare text holding
- * one, so it is refused up front, as everywhere else on this server.
- */
-function nulIn(part: unknown, name: string): string | null {
-  const pending: [unknown, string][] = [[part, name]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [value, path] = next;
-    if (typeof value === 'string') {
-      if (value.includes('\u0000')) return path;
-    } else if (typeof value === 'object' && value !== null) {
-      for (const [key, inner] of Object.entries(value)) {
-        if (key.includes('\u0000')) return path;
-        pending.push([inner, `${path}/${key}`]);
-      }
-    }
-  }
-  return null;
-}
 
 export async function adminRoutes(app: FastifyInstance, { services, inspector, issuer, version }: AdminRouteServices): Promise<void> {
   // Where the admin command finds the token endpoint when it is pointed at this listener (--url).
@@ -78,7 +58,8 @@ export async function adminRoutes(app: FastifyInstance, { services, inspector, i
         noteRequestParties(request, caller);
       });
       api.addHook('preValidation', async (request) => {
-        const where = nulIn(request.params, 'params') ?? nulIn(request.query, 'querystring') ?? nulIn(request.body, 'body');
+        const nulAt = (part: unknown, name: string) => badTextIn(part, name, holdsNul);
+        const where = nulAt(request.params, 'params') ?? nulAt(request.query, 'querystring') ?? nulAt(request.body, 'body');
         if (where !== null) throw new AdminError(`${where} holds a NUL character`);
       });
       const adminFor: AdminFor = async (request) => localAdmin(services, callers.get(request)!);
