@@ -17,7 +17,7 @@ import { NO_FILTERS, openSchemaEngine, readMigrations } from '../src/store/schem
 
 const adminUrl = process.env.PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
-/** better-sqlite3 refuses multi-statement SQL in executeRaw, which the shadow replay sends. */
+/** better-sqlite3 refuses multi-statement SQL in executeRaw, which the engine sends when it applies or replays migrations. */
 function scriptTolerant(adapter: SqlDriverAdapter): SqlDriverAdapter {
   return new Proxy(adapter, {
     get(target, prop, receiver) {
@@ -59,7 +59,7 @@ async function sqliteScratch(): Promise<Scratch> {
   const factory: SqlMigrationAwareDriverAdapterFactory = {
     provider: inner.provider,
     adapterName: inner.adapterName,
-    connect: () => inner.connect(),
+    connect: async () => scriptTolerant(await inner.connect()),
     connectToShadowDb: async () => scriptTolerant(await inner.connectToShadowDb()),
   };
   return { factory, drop: async () => rmSync(dir, { recursive: true, force: true }) };

@@ -90,6 +90,12 @@ export async function buildApp(tessera: Tessera, metrics = new Metrics()): Promi
     securitySchemes: {
       clientBasic: { type: 'http', scheme: 'basic', description: 'client_secret_basic (RFC 6749 §2.3.1)' },
       bearer: { type: 'http', scheme: 'bearer', description: 'an access token (RFC 6750), or an RFC 7591/7592 token at /register' },
+      drfToken: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description: '`Token <key>`: the header Django REST framework clients send, at /token/verify only',
+      },
     },
     tags: [
       { name: 'oauth', description: 'RFC 6749 and its extensions' },
@@ -164,7 +170,10 @@ export async function buildAdminApp(tessera: Tessera, metrics: Metrics): Promise
         flows: { clientCredentials: { tokenUrl: `${tessera.config.issuer}/token`, scopes: { 'tessera:admin': 'the admin API' } } },
       },
     },
-    tags: ['clients', 'users', 'tokens', 'keys', 'registration', 'audit', 'meta'].map((name) => ({ name, description: `${name} (admin)` })),
+    tags: ['clients', 'users', 'tokens', 'keys', 'registration', 'audit', 'import', 'meta'].map((name) => ({
+      name,
+      description: `${name} (admin)`,
+    })),
   });
   metricsRoute(admin, metrics);
   await adminRoutes(admin, {

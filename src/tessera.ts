@@ -7,6 +7,7 @@ import { ClientAssertions } from './domain/client-assertions.js';
 import { ClientKeys } from './domain/client-keys.js';
 import { ClientSecrets } from './domain/client-secrets.js';
 import { Clients } from './domain/clients.js';
+import { DjangoImport } from './domain/django-import.js';
 import { Users } from './domain/users.js';
 import { AuditLog } from './domain/audit.js';
 import { RegistrationTokens } from './domain/registration-tokens.js';
@@ -113,6 +114,7 @@ export class Tessera {
       keys: { list: () => this.keys.list(), rotate: () => this.rotateKeys(), revoke: (kid) => this.revokeKey(kid) },
       audit: this.audit,
       registrationTokens: this.registrationTokens,
+      djangoImport: new DjangoImport({ store: this.store.imports, clients: this.clients }),
       prune: () => this.store.prune(new Date()),
     };
   }

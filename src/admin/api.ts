@@ -61,6 +61,8 @@ export interface ClientView {
   admin: boolean;
   jwks: JwkSetJson | null;
   jwks_uri: string | null;
+  /** Imported with a secret that could not be carried over: it authenticates only after a rotation. */
+  secret_must_rotate: boolean;
   /** Until when the secret replaced by the last rotation still works; null when it does not. */
   previous_secret_expires_at: string | null;
   /** Tokens issued at or before this instant were ended (a narrowing, or `token revoke --client`). */
@@ -165,6 +167,37 @@ export interface AuditView {
 
 export type PruneCounts = Record<string, number>;
 
+/** `tessera import django`: the dump's text, as read from the file (problems name its lines). */
+export interface DjangoImportBody {
+  dump: string;
+  token_client?: string;
+  dry_run?: boolean;
+}
+
+/** Where in the dump a problem or a warning is: the line the record starts on, its 1-based position. */
+export interface DumpProblemView {
+  line: number;
+  record: number | null;
+  model: string | null;
+  pk: string | number | null;
+  message: string;
+}
+
+export interface ImportCountsView {
+  created: number;
+  unchanged: number;
+}
+
+export interface DjangoImportView {
+  dry_run: boolean;
+  users: ImportCountsView;
+  tokens: ImportCountsView;
+  clients: ImportCountsView;
+  /** Imported with a hashed secret: they authenticate only after `client rotate-secret`. */
+  clients_to_rotate: string[];
+  warnings: DumpProblemView[];
+}
+
 /** The admin operations, each answering what the admin API answers. */
 export interface AdminApi {
   clients: {
@@ -198,6 +231,10 @@ export interface AdminApi {
   };
   audit: {
     list(query: PageQuery): Promise<PageView<AuditView>>;
+  };
+  imports: {
+    /** A DumpError (src/domain/django-import.ts) with every problem when the dump cannot be imported. */
+    django(body: DjangoImportBody): Promise<DjangoImportView>;
   };
 }
 

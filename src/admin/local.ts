@@ -3,6 +3,7 @@
 // audit log with its actor, after it succeeded.
 import { withoutUndefined, type Clients, type ClientRegistration } from '../domain/clients.js';
 import type { AuditLog } from '../domain/audit.js';
+import type { DjangoImport } from '../domain/django-import.js';
 import { AdminError, NoSuchError } from '../domain/errors.js';
 import type { RegistrationTokens } from '../domain/registration-tokens.js';
 import type { Users } from '../domain/users.js';
@@ -22,7 +23,7 @@ import {
   type RevokeBody,
   type UserPatchBody,
 } from './api.js';
-import { auditView, clientView, keyView, pageView, rotationView, userView } from './views.js';
+import { auditView, clientView, importView, keyView, pageView, rotationView, userView } from './views.js';
 
 /** What the admin operations use of the core, and nothing more. */
 export interface AdminServices {
@@ -33,6 +34,7 @@ export interface AdminServices {
   keys: { list(): SigningKeyRecord[]; rotate(): Promise<string>; revoke(kid: string): Promise<boolean> };
   audit: AuditLog;
   registrationTokens: RegistrationTokens;
+  djangoImport: DjangoImport;
   prune(): Promise<PruneCounts>;
 }
 
@@ -196,6 +198,16 @@ export function localAdmin(services: AdminServices, actor: string): AdminApi {
     audit: {
       async list(query) {
         return pageView(await audit.page(limitOf(query), query.cursor), auditView);
+      },
+    },
+    imports: {
+      async django(body) {
+        const report = importView(await services.djangoImport.run(body.dump, { tokenClient: body.token_client, dryRun: body.dry_run }));
+        if (!report.dry_run) {
+          const { users: u, tokens: t, clients: c, clients_to_rotate } = report;
+          await record('import.django', 'database', { users: u.created, tokens: t.created, clients: c.created, clients_to_rotate });
+        }
+        return report;
       },
     },
   };

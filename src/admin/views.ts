@@ -1,7 +1,8 @@
 // Records as the admin API shows them: snake_case, ISO dates, never a secret or its digest.
-import { authMethod, isPublicClient } from '../domain/clients.js';
+import { authMethod, isPublicClient, SECRET_TO_ROTATE } from '../domain/clients.js';
 import type { AuditRecord, ClientRecord, Page, SigningKeyRecord, UserRecord } from '../records.js';
-import type { AuditView, ClientView, JwkSetJson, KeyView, PageView, SecretRotation, UserView } from './api.js';
+import type { ImportReport } from '../domain/django-import.js';
+import type { AuditView, ClientView, DjangoImportView, JwkSetJson, KeyView, PageView, SecretRotation, UserView } from './api.js';
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -25,6 +26,7 @@ export function clientView(client: ClientRecord): ClientView {
     admin: client.admin,
     jwks: client.jwks as JwkSetJson | null,
     jwks_uri: client.jwksUri,
+    secret_must_rotate: client.secretDigest === SECRET_TO_ROTATE,
     previous_secret_expires_at:
       client.previousSecretExpiresAt && client.previousSecretExpiresAt.getTime() > Date.now() ? iso(client.previousSecretExpiresAt) : null,
     tokens_valid_after: iso(client.tokensValidAfter),
@@ -68,4 +70,15 @@ export function auditView(entry: AuditRecord): AuditView {
 
 export function pageView<R, V>(page: Page<R>, view: (record: R) => V): PageView<V> {
   return { items: page.items.map(view), next_cursor: page.nextCursor };
+}
+
+export function importView(report: ImportReport): DjangoImportView {
+  return {
+    dry_run: report.dryRun,
+    users: report.users,
+    tokens: report.tokens,
+    clients: report.clients,
+    clients_to_rotate: report.clientsToRotate,
+    warnings: report.warnings,
+  };
 }

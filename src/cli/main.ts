@@ -7,7 +7,8 @@ import { applyMigrations } from '../store/migrate.js';
 import { auditCommands } from './audit.js';
 import { clientCommands } from './clients.js';
 import { output, setGlobals, type GlobalOptions } from './context.js';
-import { failureOf, type Failure } from './errors.js';
+import { dumpLine, failureOf, type Failure } from './errors.js';
+import { importCommands } from './import.js';
 import { keyCommands } from './keys.js';
 import { tokenCommands } from './tokens.js';
 import { userCommands } from './users.js';
@@ -58,6 +59,7 @@ clientCommands(program);
 tokenCommands(program);
 keyCommands(program);
 auditCommands(program);
+importCommands(program);
 
 // `tessera help client create` as well as `tessera help client` (Commander's own takes one name).
 program.helpCommand(false);
@@ -76,7 +78,7 @@ program
 
 function fail(failure: Failure, exitCode = 1): never {
   if (jsonWanted()) process.stdout.write(`${JSON.stringify(failure, null, 2)}\n`);
-  else process.stderr.write(`tessera: ${failure.message}\n`);
+  else process.stderr.write(`tessera: ${[failure.message, ...(failure.problems ?? []).map((p) => `  ${dumpLine(p)}`)].join('\n')}\n`);
   process.exit(exitCode);
 }
 

@@ -7,6 +7,7 @@ import type {
   AuditView,
   ClientView,
   ClientWithSecret,
+  DjangoImportView,
   IssuedToken,
   KeyView,
   PageQuery,
@@ -17,6 +18,7 @@ import type {
   SecretRotation,
   UserView,
 } from '../admin/api.js';
+import { DumpError, type DumpProblem } from '../domain/django-import.js';
 import { AdminError, NoSuchError } from '../domain/errors.js';
 import { CliError } from './errors.js';
 
@@ -154,6 +156,8 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
         ? answer.detail
         : `${method} ${target} answered ${response.status}${typeof answer.title === 'string' ? ` ${answer.title}` : ''}`;
     if (response.status === 404) throw new NoSuchError(detail);
+    const { problems } = answer as { problems?: unknown };
+    if (response.status === 400 && Array.isArray(problems)) throw new DumpError(problems as DumpProblem[]);
     if (response.status === 400) throw new AdminError(detail);
     throw new CliError(detail, codeOf(response.status));
   }
@@ -202,6 +206,9 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
     },
     audit: {
       list: (query) => call<PageView<AuditView>>('GET', `/audit${page(query)}`),
+    },
+    imports: {
+      django: (body) => call<DjangoImportView>('POST', '/import/django', body),
     },
   };
 }

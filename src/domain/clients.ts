@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
 import { isLoopbackHost } from '../config.js';
 import type { ClientRecord, Page, TokenFormat } from '../records.js';
-import type { ClientSettings, ClientStore } from '../store/clients.js';
+import type { ClientSettings, ClientStore, NewClient } from '../store/clients.js';
 import type { LoadingCache } from '../store/read-cache.js';
 import { AdminError, NoSuchError, pageOrRefuse, written } from './errors.js';
 import type { AssertionCheck, ClientAssertions } from './client-assertions.js';
@@ -62,6 +62,15 @@ export type ClientChange = Partial<ClientRegistration>;
 
 /** How a client proves who it is: a secret, an assertion (RFC 7523), or a client_id alone. */
 export type ClientCredentials = { clientId: string; secret?: string } | ({ assertion: string } & AssertionCheck);
+
+/**
+ * The secret digest of a client imported with a secret Tessera cannot verify (a hashed one): it
+ * matches no secret (a real digest is 64 hex characters), so the client must rotate before use.
+ */
+export const SECRET_TO_ROTATE = '!rotate';
+
+/** An id another server gave a client: URL-safe, as it appears in paths, and not taken for a command-line option. */
+const IMPORTED_CLIENT_ID = /^[A-Za-z0-9._~][A-Za-z0-9._~-]{0,127}$/;
 
 /** A public client has neither a secret nor keys: it cannot prove who it is. */
 export function isPublicClient(client: ClientRecord): boolean {
@@ -269,6 +278,21 @@ export class Clients {
   }
 
   /**
+   * A client brought over from another server with its own id, checked as registration checks it.
+   * `secret` is its secret in clear, kept (as a keyed digest) so the client goes on as it was;
+   * null for a confidential client whose secret cannot be carried over: it must rotate before use.
+   */
+  imported(id: string, input: ClientRegistration, secret: string | null): NewClient {
+    if (!IMPORTED_CLIENT_ID.test(id)) throw new AdminError('client_id must be 1 to 128 of A-Z a-z 0-9 . _ ~ -, not starting with -');
+    if (secret !== null && (secret.length === 0 || secret.length > MAX_SECRET_LENGTH))
+      throw new AdminError(`client_secret must be 1 to ${MAX_SECRET_LENGTH} characters`);
+    const settings = this.settle(input);
+    if (settings.jwks !== null || settings.jwksUri !== null) throw new AdminError('an imported client has a secret, not keys');
+    const secretDigest = input.public === true ? null : secret === null ? SECRET_TO_ROTATE : this.secrets.digest(secret);
+    return { id, ...settings, secretDigest, registrationTokenDigest: null };
+  }
+
+  /**
    * Changes settings in place: the change is applied to the current settings and the whole is
    * checked as registration would, so an invalid result is refused entirely. Narrowing the scopes
    * or grants, or shortening the access token lifetime, ends every token the client holds (the revocation stream can name a whole client,
@@ -390,7 +414,9 @@ export class Clients {
         isPublicClient(client) ? 'a public client has no secret' : 'this client has keys, not a secret (private_key_jwt)',
       );
     const { secret, digest } = this.secrets.generate();
-    const previousValidUntil = graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null;
+    // A secret that never worked has nothing to keep working.
+    const previousValidUntil =
+      graceSeconds > 0 && client.secretDigest !== SECRET_TO_ROTATE ? new Date(Date.now() + graceSeconds * 1000) : null;
     await written(this.store.setSecretDigest(client.id, digest, previousValidUntil), `client "${id}"`);
     return { secret, previousValidUntil };
   }

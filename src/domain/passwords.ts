@@ -1,5 +1,6 @@
 // Password hashing with Argon2id at the OWASP recommendation (19 MiB, 2 passes, 1 lane).
 import argon2 from 'argon2';
+import { classifyDjangoHash, verifyDjangoPassword } from './django-passwords.js';
 import { AdminError, UnavailableError } from './errors.js';
 
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -17,17 +18,33 @@ export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
 }
 
+/** How every hash of Tessera's own begins; anything else stored as a password hash was imported from Django. */
+const OWN_HASH_PREFIX = '$argon2id$';
+
 let dummyHash: Promise<string> | undefined;
 
 /**
- * Verifies a password against a hash; without a hash (unknown user) it verifies against a
- * dummy hash of the same cost, so that an unknown user and a wrong password take the same time.
+ * Verifies a password against a hash: Tessera's own Argon2id, or one imported from Django
+ * (django-passwords.ts). Without a hash (unknown user), or with one that cannot be verified
+ * (unusable, legacy or malformed), it verifies against a dummy hash of the same cost and returns
+ * false, so that these take the time of a wrong password.
  */
 export async function verifyPassword(hash: string | undefined, password: string): Promise<boolean> {
+  if (hash?.startsWith(OWN_HASH_PREFIX)) return argon2.verify(hash, password).catch(() => false);
+  if (hash !== undefined && classifyDjangoHash(hash).kind === 'supported') return verifyDjangoPassword(hash, password);
   dummyHash ??= argon2.hash('tessera-dummy-password', ARGON2_OPTIONS);
-  const target = hash ?? (await dummyHash);
-  const ok = await argon2.verify(target, password).catch(() => false);
-  return ok && hash !== undefined;
+  await argon2.verify(await dummyHash, password).catch(() => false);
+  return false;
+}
+
+/** true for any hash but Tessera's own Argon2id with the current ARGON2_OPTIONS: it is replaced at the next sign-in. */
+export function needsRehash(hash: string): boolean {
+  if (!hash.startsWith(OWN_HASH_PREFIX)) return true;
+  try {
+    return argon2.needsRehash(hash, ARGON2_OPTIONS);
+  } catch {
+    return true;
+  }
 }
 
 /**

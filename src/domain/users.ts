@@ -6,7 +6,7 @@ import type { ThrottleStore } from '../store/throttle.js';
 import type { UserChange, UserStore } from '../store/users.js';
 import { AdminError, NoSuchError, pageOrRefuse, written } from './errors.js';
 import { LoginThrottle } from './throttle.js';
-import { checkPasswordPolicy, hashPassword, verifyPassword, MAX_PASSWORD_LENGTH, PasswordCheckGate } from './passwords.js';
+import { checkPasswordPolicy, hashPassword, needsRehash, verifyPassword, MAX_PASSWORD_LENGTH, PasswordCheckGate } from './passwords.js';
 
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,128}$/u;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
@@ -38,8 +38,12 @@ function labels(values: string[] | undefined, what: string): string[] | undefine
   return unique;
 }
 
+export function checkUsername(username: string): void {
+  if (!USERNAME.test(username)) throw new AdminError('username must be 1 to 128 characters, without spaces or control characters');
+}
+
 /** The profile checked, in the form the store keeps; absent fields stay absent. */
-function checkedProfile(profile: UserProfile): UserChange {
+export function checkedProfile(profile: UserProfile): UserChange {
   const { email, name, emailVerified } = profile;
   if (email != null && !EMAIL.test(email)) throw new AdminError(`not an email address: "${email}"`);
   if (name != null && (name.trim() === '' || name.length > 200 || /[\x00-\x1f\x7f]/.test(name)))
@@ -74,7 +78,7 @@ export class Users {
   }
 
   async create(username: string, email: string | undefined, password: string, profile: UserProfile = {}): Promise<UserRecord> {
-    if (!USERNAME.test(username)) throw new AdminError('username must be 1 to 128 characters, without spaces or control characters');
+    checkUsername(username);
     const checked = checkedProfile({ ...profile, email: email ?? profile.email ?? null });
     checkPasswordPolicy(password);
     if (await this.store.byUsername(username)) throw new AdminError(`user "${username}" already exists`);
@@ -120,7 +124,10 @@ export class Users {
   async authenticate(username: string, password: string): Promise<UserRecord | null> {
     const user = password.length <= MAX_PASSWORD_LENGTH ? await this.store.byUsername(username) : null;
     const ok = await verifyPassword(user?.passwordHash, password.slice(0, MAX_PASSWORD_LENGTH));
-    return ok && user?.active ? user : null;
+    if (!ok || !user?.active) return null;
+    // An imported (Django) hash is replaced by our own at the first sign-in that proves the password.
+    if (needsRehash(user.passwordHash)) await this.store.upgradePasswordHash(user.id, user.passwordHash, await hashPassword(password));
+    return user;
   }
 
   /**

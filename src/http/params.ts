@@ -75,8 +75,20 @@ export function badTextIn(value: unknown, name: string, bad: (text: string) => b
  * not a Bearer one, '' when it is but holds no single well-formed token (a malformed token).
  */
 export function bearerToken(authorization: string | undefined): string | undefined {
-  if (authorization === undefined || !/^Bearer\b/i.test(authorization)) return undefined;
-  return /^Bearer +([\x21-\x7e]{1,4096}) *$/i.exec(authorization)?.[1] ?? '';
+  return schemeToken(authorization, BEARER);
+}
+
+/** The key of DRF's `Authorization: Token <key>` (what TokenAuthentication clients send), read like a Bearer token. */
+export function drfToken(authorization: string | undefined): string | undefined {
+  return schemeToken(authorization, DRF_TOKEN);
+}
+
+const BEARER = { scheme: /^Bearer\b/i, token: /^Bearer +([\x21-\x7e]{1,4096}) *$/i };
+const DRF_TOKEN = { scheme: /^Token\b/i, token: /^Token +([\x21-\x7e]{1,4096}) *$/i };
+
+function schemeToken(authorization: string | undefined, { scheme, token }: typeof BEARER): string | undefined {
+  if (authorization === undefined || !scheme.test(authorization)) return undefined;
+  return token.exec(authorization)?.[1] ?? '';
 }
 
 /**

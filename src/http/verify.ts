@@ -2,7 +2,7 @@
 // for this service)? No client authentication.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TokenInspector } from '../tokens/inspector.js';
-import { bearerToken, bodyParams } from './params.js';
+import { bearerToken, bodyParams, drfToken } from './params.js';
 import { noteRequestParties } from './request-log.js';
 import { commonErrors, documentationOnly, FORM_OR_JSON, noStore, oauthError, parameters, security } from './route-docs.js';
 
@@ -33,9 +33,9 @@ const schema = {
   tags: ['tokens'],
   summary: 'Is this access token valid now? For any service; no client authentication',
   description:
-    'The token goes in the body (`token`) or in `Authorization: Bearer`, not both. Opaque and JWT access tokens alike; refresh tokens are never valid here. ' +
+    'The token goes in the body (`token`) or in `Authorization: Bearer` (or `Authorization: Token`, the header Django REST framework clients send), not both. Opaque and JWT access tokens alike, and Django REST framework keys brought over by `tessera import django`; refresh tokens are never valid here. ' +
     'A token that is unknown, expired, revoked, malformed, of an inactive or deleted user or of a deleted client, or (with `audience`) issued for another audience is 401 invalid_token.',
-  security: security(['bearer'], true),
+  security: security(['bearer', 'drfToken'], true),
   consumes: FORM_OR_JSON,
   body: parameters(['token', 'audience'], { own: { token: { description: 'the access token (or send it as Authorization: Bearer)' } } }),
   response: {
@@ -62,11 +62,12 @@ export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): vo
   // documentationOnly: the schema documents; the endpoint reads its parameters itself (src/http/route-docs.ts).
   app.post('/token/verify', { schema, ...documentationOnly }, async (request, reply) => {
     const params = bodyParams(request, ['token', 'audience']);
-    // A Bearer header is a token presented: if it is not one well-formed token, it is a malformed (invalid) one.
-    const bearer = bearerToken(request.headers.authorization);
-    if (bearer !== undefined && params.token !== undefined)
-      return invalid(reply, 'invalid_request', 'Send the token once: in the body or as a Bearer header');
-    const token = bearer ?? params.token;
+    // A Bearer (or DRF Token) header is a token presented: if it is not one well-formed token, it is a malformed (invalid) one.
+    const { authorization } = request.headers;
+    const header = bearerToken(authorization) ?? drfToken(authorization);
+    if (header !== undefined && params.token !== undefined)
+      return invalid(reply, 'invalid_request', 'Send the token once: in the body or in the Authorization header');
+    const token = header ?? params.token;
     if (token === undefined)
       return invalid(reply, 'invalid_request', 'No token: send token in the body or an Authorization: Bearer header');
     const active = await inspector.activeAccessToken(token, params.audience);

@@ -1,7 +1,8 @@
 // The changes that instances sharing a database announce to each other (see change-feed.ts).
 
 // 'revocation': new rows in the revocation log (src/store/revocations.ts) for the stream to send.
-export type ChangeKind = 'user' | 'client' | 'grant' | 'access' | 'jwt' | 'keys' | 'revocation';
+// 'created': rows were created in bulk (an import) under keys a cache may remember as missing.
+export type ChangeKind = 'user' | 'client' | 'grant' | 'access' | 'jwt' | 'keys' | 'revocation' | 'created';
 
 export interface Change {
   kind: ChangeKind;
@@ -14,7 +15,7 @@ export interface ChangeListener {
   onReset(): void;
 }
 
-const KINDS = new Set<string>(['user', 'client', 'grant', 'access', 'jwt', 'keys', 'revocation']);
+const KINDS = new Set<string>(['user', 'client', 'grant', 'access', 'jwt', 'keys', 'revocation', 'created']);
 
 /** A change read back from the database or a notification; null for a kind this version does not know. */
 export function decodeChange(kind: string, subject: string): Change | null {

@@ -32,6 +32,20 @@ export type NewClient = Omit<
   'createdAt' | 'updatedAt' | 'previousSecretDigest' | 'previousSecretExpiresAt' | 'tokensValidAfter'
 >;
 
+/** A new client as a record, and as the row that stores it. */
+export function newClientRow(client: NewClient, now: Date): { record: ClientRecord; row: Prisma.ClientUncheckedCreateInput } {
+  const record: ClientRecord = {
+    ...client,
+    previousSecretDigest: null,
+    previousSecretExpiresAt: null,
+    tokensValidAfter: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const { grants, scopes, redirectUris, origins, jwks, ...plain } = record;
+  return { record, row: { ...plain, ...toRow({ grants, scopes, redirectUris, origins, jwks }) } as Prisma.ClientUncheckedCreateInput };
+}
+
 /** The settings an update may change (neither the id nor the secret). */
 export type ClientSettings = Omit<NewClient, 'id' | 'secretDigest' | 'registrationTokenDigest'>;
 
@@ -55,18 +69,8 @@ export class ClientStore {
 
   /** Announced like every client change: each instance's discovery document includes the new client. */
   async create(client: NewClient): Promise<ClientRecord> {
-    const now = new Date();
-    const record: ClientRecord = {
-      ...client,
-      previousSecretDigest: null,
-      previousSecretExpiresAt: null,
-      tokensValidAfter: null,
-      createdAt: now,
-      updatedAt: now,
-    };
-    const { grants, scopes, redirectUris, origins, jwks, ...plain } = record;
-    const data = { ...plain, ...toRow({ grants, scopes, redirectUris, origins, jwks }) } as Prisma.ClientUncheckedCreateInput;
-    await translated(this.feed.commit([this.db.client.create({ data })], [{ kind: 'client', subject: client.id }]));
+    const { record, row } = newClientRow(client, new Date());
+    await translated(this.feed.commit([this.db.client.create({ data: row })], [{ kind: 'client', subject: client.id }]));
     return record;
   }
 

@@ -57,6 +57,12 @@ export class LoadingCache<V> {
     this.entries.clear();
     this.misses.clear();
   }
+
+  /** Keys found in no row may have one now; what was found stays. */
+  forgetMisses(): void {
+    this.generation++;
+    this.misses.clear();
+  }
 }
 
 export interface CacheSizes {
@@ -120,6 +126,9 @@ export class ReadCache {
         return; // the composition root (src/tessera.ts) reloads the keys and drops verified JWTs
       case 'revocation':
         return; // for the revocation stream; what it revokes arrives as its own change
+      case 'created':
+        for (const cache of [this.accessTokens, this.users, this.clients, this.grants]) cache.forgetMisses();
+        return;
     }
   }
 

@@ -9,6 +9,7 @@ import { CodeStore } from './codes.js';
 import type { Database } from './dialect.js';
 import { dialectFor } from './dialects/index.js';
 import { databaseOutage, type Outage } from './errors.js';
+import { ImportStore } from './imports.js';
 import { InitialAccessTokenStore } from './initial-access-tokens.js';
 import { KeyStore } from './keys.js';
 import { pruneExpired, type PruneCounts } from './prune.js';
@@ -28,6 +29,7 @@ export class Store {
   readonly revocations: RevocationLog;
   readonly audit: AuditStore;
   readonly initialAccessTokens: InitialAccessTokenStore;
+  readonly imports: ImportStore;
   readonly feed: ChangeFeed;
   /**
    * Whether an error means the database cannot be reached now (and what it says, for one log
@@ -52,6 +54,7 @@ export class Store {
     this.revocations = new RevocationLog(db);
     this.audit = new AuditStore(db);
     this.initialAccessTokens = new InitialAccessTokenStore(db);
+    this.imports = new ImportStore(db, feed);
   }
 
   static async open(

@@ -90,6 +90,15 @@ export class UserStore {
     return this.endEverything(id, { passwordHash });
   }
 
+  /**
+   * Replaces a hash of the user's password by a better one of the same password (an imported
+   * Django hash at the first sign-in): nothing the user holds ends. False when the hash changed meanwhile.
+   */
+  async upgradePasswordHash(id: string, from: string, to: string): Promise<boolean> {
+    const { count } = await translated(this.db.user.updateMany({ where: { id, passwordHash: from }, data: { passwordHash: to } }));
+    return count === 1;
+  }
+
   revokeEverything(id: string): Promise<void> {
     return this.endEverything(id, {});
   }

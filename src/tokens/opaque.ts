@@ -24,9 +24,16 @@ export function hasOpaqueShape(token: string, prefix: string): boolean {
 
 export type OpaqueKind = 'access' | 'refresh' | 'code';
 
+/** A Django REST framework key (40 hex characters), imported as an access token by `tessera import django`. */
+const DRF_KEY = /^[0-9a-fA-F]{40}$/;
+
+export function isDrfKey(token: string): boolean {
+  return token.length === 40 && DRF_KEY.test(token);
+}
+
 /** What an opaque token of ours is, by its prefix and shape; null for anything else (a JWT, garbage). */
 export function opaqueKind(token: string): OpaqueKind | null {
-  if (hasOpaqueShape(token, ACCESS_TOKEN_PREFIX)) return 'access';
+  if (hasOpaqueShape(token, ACCESS_TOKEN_PREFIX) || isDrfKey(token)) return 'access';
   if (hasOpaqueShape(token, REFRESH_TOKEN_PREFIX)) return 'refresh';
   if (hasOpaqueShape(token, CODE_PREFIX)) return 'code';
   return null;

@@ -1,7 +1,7 @@
 // A Tessera server as a process of its own — `node bin/tessera.js serve`, the bundle that
 // `npm test` builds from src/ before the suites — for the tests that kill it or cut it off from
 // its database, and the requests they send it over real HTTP.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
@@ -16,6 +16,20 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** A child process killed at the test's end if still running, with what it wrote on stderr. */
+export function supervised(t: Test, child: ChildProcess): { running: () => boolean; stderr: () => string; exited: Promise<void> } {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  t.teardown(async () => {
+    if (!running()) return;
+    child.kill('SIGKILL');
+    await exited;
+  });
+  return { running, stderr: () => stderr, exited };
 }
 
 export interface ServerProcess {
@@ -40,18 +54,10 @@ export async function startServer(t: Test, env: Record<string, string>): Promise
     partial = lines.pop() ?? '';
     log.push(...lines);
   });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  t.teardown(async () => {
-    if (!running()) return;
-    child.kill('SIGKILL');
-    await exited;
-  });
+  const { running, stderr, exited } = supervised(t, child);
   const url = `http://127.0.0.1:${port}`;
   for (let waited = 0; ; waited += 100) {
-    if (!running()) throw new Error(`the server exited at start: ${stderr}${log.join('\n')}`);
+    if (!running()) throw new Error(`the server exited at start: ${stderr()}${log.join('\n')}`);
     if (waited > 30_000) throw new Error('the server did not answer /healthz within 30 s');
     const up = await fetch(`${url}/healthz`).then(
       (r) => r.ok,

@@ -45,6 +45,8 @@ export interface Verifier {
 const ALGORITHMS = ['ES256', 'RS256', 'EdDSA'];
 const JWT_TYP = 'at+jwt';
 const OPAQUE_ACCESS_PREFIX = 'tsa_';
+/** A Django REST framework key that `tessera import django` brought over: opaque too. */
+const DRF_KEY = /^[0-9a-fA-F]{40}$/;
 /** No access token of Tessera comes near this; longer input is refused before any parsing. */
 const MAX_TOKEN_LENGTH = 8192;
 /** A token signed by a key not in the cached set refetches the set, but no more often than this. */
@@ -172,7 +174,7 @@ class TesseraVerifier implements Verifier {
 
   private verifyFresh(token: string): Promise<Auth> {
     if (token.length > MAX_TOKEN_LENGTH) return Promise.reject(this.invalid('The token is malformed'));
-    if (!token.startsWith(OPAQUE_ACCESS_PREFIX)) return this.verifyJwt(token);
+    if (!token.startsWith(OPAQUE_ACCESS_PREFIX) && !DRF_KEY.test(token)) return this.verifyJwt(token);
     // Concurrent requests with one new opaque token share one introspection.
     let pending = this.introspecting.get(token);
     if (pending === undefined) {

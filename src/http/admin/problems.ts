@@ -3,6 +3,7 @@
 // from inside it (an unexpected error's message, a stack) reaches a response.
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DumpError } from '../../domain/django-import.js';
 import { AdminError, NoSuchError, UnavailableError } from '../../domain/errors.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { bugReport, routerErrorStatus, type OutageOf } from '../errors.js';
@@ -17,11 +18,12 @@ export class AdminAuthError extends Error {
   }
 }
 
-export function sendProblem(reply: FastifyReply, status: number, detail: string, type = 'about:blank'): FastifyReply {
+/** `extensions`: members beyond the standard ones (RFC 9457 §3.2), such as a dump's `problems`. */
+export function sendProblem(reply: FastifyReply, status: number, detail: string, extensions: object = {}): FastifyReply {
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({ type, title: STATUS_CODES[status] ?? 'Error', status, detail });
+    .send({ type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...extensions });
 }
 
 /** What a schema refused, naming the field: `body/scopes/0 must NOT have more than 200 characters`. */
@@ -50,6 +52,7 @@ export function registerProblemHandling(admin: FastifyInstance, outage: OutageOf
       return sendProblem(reply, thrown.status, thrown.message);
     }
     if (thrown instanceof NoSuchError) return sendProblem(reply, 404, thrown.message);
+    if (thrown instanceof DumpError) return sendProblem(reply, 400, thrown.message, { problems: thrown.problems });
     if (thrown instanceof AdminError) return sendProblem(reply, 400, thrown.message);
     if (thrown instanceof UnavailableError) {
       return sendProblem(reply.header('Retry-After', String(thrown.retryAfter)), 503, thrown.message);

@@ -5,6 +5,7 @@ import { localAdmin, type AdminServices } from '../../admin/local.js';
 import { AdminError } from '../../domain/errors.js';
 import type { TokenInspector } from '../../tokens/inspector.js';
 import { auditRoutes } from './audit.js';
+import { importRoutes } from './imports.js';
 import { ADMIN_SCOPE } from '../../domain/clients.js';
 import { badTextIn, holdsNul } from '../params.js';
 import { noteRequestParties } from '../request-log.js';
@@ -69,6 +70,7 @@ export async function adminRoutes(app: FastifyInstance, { services, inspector, i
       keyRoutes(api, adminFor);
       registrationTokenRoutes(api, adminFor);
       auditRoutes(api, adminFor);
+      importRoutes(api, adminFor);
     },
     { prefix: ADMIN_PREFIX },
   );

@@ -2,6 +2,7 @@
 // bounded) and, through @fastify/swagger, make the admin OpenAPI document. The shapes are those
 // of src/admin/api.ts.
 import { DEFAULT_PAGE, MAX_PAGE } from '../../admin/api.js';
+import { MAX_DUMP_BYTES } from '../../domain/django-import.js';
 
 const text = (maxLength: number, extra: object = {}) => ({ type: 'string', minLength: 1, maxLength, ...extra }) as const;
 const nullable = (schema: object) => ({ anyOf: [schema, { type: 'null' }] });
@@ -60,6 +61,10 @@ export const clientView = {
     admin: { type: 'boolean' },
     jwks: { type: ['object', 'null'], additionalProperties: true },
     jwks_uri: { type: ['string', 'null'] },
+    secret_must_rotate: {
+      type: 'boolean',
+      description: 'imported with a secret that could not be carried over (a hashed one): it authenticates only after a rotation',
+    },
     previous_secret_expires_at: { type: ['string', 'null'] },
     tokens_valid_after: { type: ['string', 'null'] },
     created_at: timestamp,
@@ -264,3 +269,67 @@ export const problems = {
 
 export const idParam = (name: string) =>
   ({ type: 'object', required: [name], properties: { [name]: text(128) }, additionalProperties: false }) as const;
+
+const importCounts = {
+  type: 'object',
+  properties: {
+    created: { type: 'integer' },
+    unchanged: { type: 'integer', description: 'brought over by an earlier import: left as it is' },
+  },
+  required: ['created', 'unchanged'],
+} as const;
+
+const dumpProblem = {
+  type: 'object',
+  properties: {
+    line: { type: 'integer', description: 'the line of the dump where the record starts' },
+    record: { type: ['integer', 'null'], description: "the record's 1-based position in the dump; null for the dump as a whole" },
+    model: { type: ['string', 'null'] },
+    pk: { type: ['string', 'integer', 'null'], description: "the record's pk (a DRF key shortened to its first 8 characters)" },
+    message: { type: 'string' },
+  },
+  required: ['line', 'record', 'model', 'pk', 'message'],
+} as const;
+
+export const djangoImportBody = {
+  type: 'object',
+  properties: {
+    dump: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_DUMP_BYTES,
+      description: 'the text of what `manage.py dumpdata auth.user authtoken.token oauth2_provider.application` wrote',
+    },
+    token_client: text(128, { description: 'the client the DRF tokens become access tokens of (needed when the dump holds tokens)' }),
+    dry_run: { type: 'boolean', description: 'check and count, write nothing' },
+  },
+  required: ['dump'],
+  additionalProperties: false,
+} as const;
+
+export const djangoImportView = {
+  type: 'object',
+  properties: {
+    dry_run: { type: 'boolean' },
+    users: importCounts,
+    tokens: importCounts,
+    clients: importCounts,
+    clients_to_rotate: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'imported with a hashed secret: they authenticate only after a secret rotation',
+    },
+    warnings: { type: 'array', items: dumpProblem },
+  },
+  required: ['dry_run', 'users', 'tokens', 'clients', 'clients_to_rotate', 'warnings'],
+} as const;
+
+/** A dump that cannot be imported: the problem details, with every problem found. */
+export const dumpProblems = {
+  description: 'the dump cannot be imported, and nothing was written: `problems` lists why, record by record',
+  content: {
+    'application/problem+json': {
+      schema: { ...problem, properties: { ...problem.properties, problems: { type: 'array', items: dumpProblem } } },
+    },
+  },
+} as const;

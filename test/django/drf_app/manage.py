@@ -1,0 +1,10 @@
+"""The DRF service of test/drf.test.ts: `manage.py runserver 127.0.0.1:PORT --noreload`."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
