@@ -14,8 +14,6 @@ export interface UserRecord {
   groups: string[];
   /** "Revoke everything this user holds": any access token issued at or before this instant is dead. */
   tokensValidAfter: Date | null;
-  /** Where an imported user came from ("django:<pk>"); null for a user created here. */
-  importedFrom: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

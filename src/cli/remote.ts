@@ -24,6 +24,8 @@ import { CliError } from './errors.js';
 
 /** How long one request may take before the command gives up on it. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** An import's one transaction may take up to 15 minutes on the server (src/store/imports.ts). */
+const IMPORT_TIMEOUT_MS = 16 * 60_000;
 
 /** The admin API's root document (GET /admin/v1, no authentication). */
 interface RootDocument {
@@ -74,12 +76,12 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
   let token: Promise<string> | undefined;
 
   /** fetch, with a failure to connect (or to hear back) said in one line naming the URL. */
-  async function send(target: string, init: RequestInit): Promise<Response> {
+  async function send(target: string, init: RequestInit, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Response> {
     try {
-      return await fetch(target, { ...init, redirect: 'error', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return await fetch(target, { ...init, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       const name = (error as { name?: unknown }).name;
-      if (name === 'TimeoutError') throw new CliError(`no answer from ${target} within ${REQUEST_TIMEOUT_MS / 1000} s`, 'unavailable');
+      if (name === 'TimeoutError') throw new CliError(`no answer from ${target} within ${timeoutMs / 1000} s`, 'unavailable');
       const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
       const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : String(error);
       throw new CliError(`cannot reach the admin API at ${target} (${why})`, 'unavailable');
@@ -133,7 +135,7 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
   }
 
   /** One admin API call: the answer's JSON, or its problem's detail as the error. */
-  async function call<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+  async function call<T>(method: string, path: string, body?: unknown, retried = false, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     const current = (token ??= accessToken());
     const headers: Record<string, string> = {
       authorization: `Bearer ${await current}`,
@@ -141,7 +143,7 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const target = `${root}${path}`;
-    const response = await send(target, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
+    const response = await send(target, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) }, timeoutMs);
     if (response.status === 204) return undefined as T;
     const answer = (await jsonOf(response, `${method} ${target}`)) as { detail?: unknown; title?: unknown };
     if (response.ok) return answer as T;
@@ -149,7 +151,7 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
     // A 401 comes before the request is looked at, so nothing was done.
     if (response.status === 401 && !retried) {
       if (token === current) token = undefined;
-      return call<T>(method, path, body, true);
+      return call<T>(method, path, body, true, timeoutMs);
     }
     const detail =
       typeof answer.detail === 'string' && answer.detail !== ''
@@ -157,7 +159,9 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
         : `${method} ${target} answered ${response.status}${typeof answer.title === 'string' ? ` ${answer.title}` : ''}`;
     if (response.status === 404) throw new NoSuchError(detail);
     const { problems } = answer as { problems?: unknown };
-    if (response.status === 400 && Array.isArray(problems)) throw new DumpError(problems as DumpProblem[]);
+    if (response.status === 400 && Array.isArray(problems))
+      // The server tells at most so many problems; its detail counts them all.
+      throw new DumpError(problems as DumpProblem[], Number(/^(\d+) problem/.exec(detail)?.[1] ?? problems.length));
     if (response.status === 400) throw new AdminError(detail);
     throw new CliError(detail, codeOf(response.status));
   }
@@ -208,7 +212,7 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
       list: (query) => call<PageView<AuditView>>('GET', `/audit${page(query)}`),
     },
     imports: {
-      django: (body) => call<DjangoImportView>('POST', '/import/django', body),
+      django: (body) => call<DjangoImportView>('POST', '/import/django', body, false, IMPORT_TIMEOUT_MS),
     },
   };
 }

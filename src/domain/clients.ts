@@ -69,8 +69,11 @@ export type ClientCredentials = { clientId: string; secret?: string } | ({ asser
  */
 export const SECRET_TO_ROTATE = '!rotate';
 
-/** An id another server gave a client: URL-safe, as it appears in paths, and not taken for a command-line option. */
-const IMPORTED_CLIENT_ID = /^[A-Za-z0-9._~][A-Za-z0-9._~-]{0,127}$/;
+/**
+ * An id another server gave a client: URL-safe, as it appears in paths (never only dots, which a
+ * URL would read as a path step), and not taken for a command-line option.
+ */
+const IMPORTED_CLIENT_ID = /^(?!\.+$)[A-Za-z0-9._~][A-Za-z0-9._~-]{0,127}$/;
 
 /** A public client has neither a secret nor keys: it cannot prove who it is. */
 export function isPublicClient(client: ClientRecord): boolean {
@@ -194,7 +197,8 @@ export class Clients {
    */
   private settle(input: ClientRegistration): ClientSettings {
     const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) throw new AdminError('--name must be 1 to 200 characters');
+    if (name.length === 0 || name.length > 200 || /[\x00-\x1f\x7f]/.test(name))
+      throw new AdminError('--name must be 1 to 200 characters, without control characters');
     const isPublic = input.public === true;
     const keys = registeredKeys(input);
     const grants = [...new Set(input.grants?.length ? input.grants : [isPublic ? 'authorization_code' : 'client_credentials'])];

@@ -86,7 +86,7 @@ export interface ImportOptions {
 /** What the import uses of the rest of the core. */
 export interface ImportServices {
   store: {
-    existing(clientIds: string[], tokenDigests: string[]): Promise<ExistingRecords>;
+    existing(sources: string[], clientIds: string[]): Promise<ExistingRecords>;
     create(rows: ImportRows, now: Date): Promise<void>;
   };
   clients: {
@@ -132,19 +132,32 @@ function text(fields: Fields, name: string): string {
   return value;
 }
 
+/** Where each kind of record came from, as the import remembers it (see store/imports.ts). */
+const userSource = (pk: string) => `django:${USER}:${pk}`;
+const tokenSource = (digest: string) => `django:${TOKEN}:${digest}`;
+const clientSource = (id: string) => `django:${APPLICATION}:${id}`;
+
+/** A Django user as the plan knows them: their Tessera id, and whether that user still exists. */
+interface PlannedUser {
+  id: string;
+  live: boolean;
+}
+
 class ImportPlan {
   readonly problems: DumpProblem[] = [];
   readonly warnings: DumpProblem[] = [];
-  readonly rows: ImportRows = { users: [], clients: [], tokens: [] };
+  readonly rows: ImportRows = { users: [], clients: [], tokens: [], imported: [] };
   readonly unchanged = { users: 0, tokens: 0, clients: 0 };
   readonly clientsToRotate: string[] = [];
-  /** Django user pk → Tessera user id (null: the record had a problem, already told). */
-  private readonly userIds = new Map<string, string | null>();
-  private readonly usernames = new Map<string, { id: string | null; line: number; record: number }>();
+  /** Django user pk → the user (null: the record had a problem, already told). */
+  private readonly userIds = new Map<string, PlannedUser | null>();
+  /** The dump's users by exact username (natural keys) and by username ignoring case (twins). */
+  private readonly byUsername = new Map<string, string>();
+  private readonly byFolded = new Map<string, { line: number; record: number }>();
   private readonly tokenKeys = new Map<string, number>();
   private readonly clientIds = new Map<string, number>();
-  private readonly existingByOrigin: Map<string, { id: string; username: string }>;
-  private readonly existingByName: Map<string, { id: string; username: string; importedFrom: string | null }>;
+  private readonly liveUsers: Set<string>;
+  private readonly takenNames: Map<string, string>;
 
   constructor(
     private readonly existing: ExistingRecords,
@@ -152,8 +165,8 @@ class ImportPlan {
     private readonly tokenClient: ClientRecord | null,
     private readonly now: Date,
   ) {
-    this.existingByOrigin = new Map(existing.users.flatMap((u) => (u.importedFrom === null ? [] : [[u.importedFrom, u]])));
-    this.existingByName = new Map(existing.users.map((u) => [u.username.toLowerCase(), u]));
+    this.liveUsers = new Set(existing.users.map((u) => u.id));
+    this.takenNames = new Map(existing.users.map((u) => [u.username.toLowerCase(), u.username]));
   }
 
   problem(at: Pick<DumpProblem, 'line' | 'record' | 'model' | 'pk'>, message: string): void {
@@ -176,19 +189,26 @@ class ImportPlan {
     this.userIds.set(key, null);
     const username = text(record.fields, 'username');
     const folded = username.toLowerCase();
-    const twin = this.usernames.get(folded);
+    const twin = this.byFolded.get(folded);
     if (twin) throw new AdminError(`username "${username}" differs only in case from the one in record ${twin.record} (line ${twin.line})`);
-    const origin = `django:${key}`;
-    const already = this.existingByOrigin.get(origin);
-    this.usernames.set(folded, { id: already?.id ?? null, line: record.line, record: record.record });
-    if (already) {
-      this.userIds.set(key, already.id);
+    this.byFolded.set(folded, record);
+    this.byUsername.set(username, key);
+    const source = userSource(key);
+    const before = this.existing.imported.get(source);
+    if (before) {
+      // The same pk under another name is another Django database's user (or one renamed since):
+      // its tokens must not reach the user imported before.
+      if (before.label !== username)
+        throw new AdminError(
+          `pk ${key} was imported before as "${before.label}", not "${username}": is this dump from another Django database?`,
+        );
+      this.userIds.set(key, { id: before.targetId, live: this.liveUsers.has(before.targetId) });
       this.unchanged.users++;
       return;
     }
-    const taken = this.existingByName.get(folded);
-    if (taken)
-      throw new AdminError(`username "${username}" is taken in Tessera by "${taken.username}", a user not imported from this record`);
+    const taken = this.takenNames.get(folded);
+    if (taken !== undefined)
+      throw new AdminError(`username "${username}" is taken in Tessera by "${taken}", a user not imported from this record`);
     checkUsername(username);
     const name = [text(record.fields, 'first_name'), text(record.fields, 'last_name')]
       .map((part) => part.trim())
@@ -205,11 +225,10 @@ class ImportPlan {
       name: profile.name ?? null,
       passwordHash: this.passwordHash(record, text(record.fields, 'password')),
       active,
-      importedFrom: origin,
     };
     this.rows.users.push(user);
-    this.userIds.set(key, user.id);
-    this.usernames.set(folded, { id: user.id, line: record.line, record: record.record });
+    this.rows.imported.push({ source, targetId: user.id, label: username });
+    this.userIds.set(key, { id: user.id, live: true });
   };
 
   /** The hash kept for the user: Django's own where Tessera verifies it, else an unusable password. */
@@ -237,43 +256,47 @@ class ImportPlan {
     const twin = this.tokenKeys.get(key);
     if (twin !== undefined) throw new AdminError(`the same key as record ${twin}`);
     this.tokenKeys.set(key, record.record);
-    const userId = this.tokenUser(record.fields.user);
+    const user = this.tokenUser(record.fields.user);
     // Without a token client (told once, in run) or a user (told at the user's record) there is nothing more to check.
-    if (userId === null || !this.tokenClient) return;
+    if (user === null || !this.tokenClient) return;
     const digest = tokenDigest(key);
-    if (this.existing.tokenDigests.has(digest)) {
+    const source = tokenSource(digest);
+    if (this.existing.imported.has(source)) {
       this.unchanged.tokens++;
       return;
     }
+    if (!user.live) throw new AdminError('its user was imported before and has been deleted in Tessera since');
     const token: NewAccessToken = {
       digest,
       clientId: this.tokenClient.id,
-      userId,
+      userId: user.id,
       grantId: null,
       scope: this.tokenClient.scopes.join(' '),
       issuedAt: this.now,
       expiresAt: new Date(this.now.getTime() + DRF_KEY_LIFETIME_MS),
     };
     this.rows.tokens.push(token);
+    this.rows.imported.push({ source, targetId: digest, label: null });
   };
 
-  /** The Tessera id of a token's user: by pk, or by natural key (`dumpdata --natural-foreign`: `["username"]`). */
-  private tokenUser(reference: unknown): string | null {
+  /**
+   * A token's user: by pk, in the dump or imported before; or by natural key (`dumpdata
+   * --natural-foreign`: `["username"]`), in the dump only, since a username alone cannot say
+   * which Django database a user came from.
+   */
+  private tokenUser(reference: unknown): PlannedUser | null {
     if (Array.isArray(reference) && reference.length === 1 && typeof reference[0] === 'string') {
-      const folded = reference[0].toLowerCase();
-      const inDump = this.usernames.get(folded);
-      if (inDump) return inDump.id;
-      const known = this.existingByName.get(folded);
-      if (!known) throw new AdminError(`no user "${reference[0]}" in the dump or in Tessera`);
-      return known.id;
+      const pk = this.byUsername.get(reference[0]);
+      if (pk === undefined) throw new AdminError(`no user "${reference[0]}" in the dump (a natural key names a user of the same dump)`);
+      return this.userIds.get(pk) ?? null;
     }
     if (typeof reference !== 'number' && typeof reference !== 'string') throw new AdminError('user must be the pk of an auth.user');
     const key = String(reference);
     const inDump = this.userIds.get(key);
     if (inDump !== undefined) return inDump;
-    const imported = this.existingByOrigin.get(`django:${key}`);
-    if (!imported) throw new AdminError(`no ${USER} with pk ${key} in the dump or imported before`);
-    return imported.id;
+    const before = this.existing.imported.get(userSource(key));
+    if (!before) throw new AdminError(`no ${USER} with pk ${key} in the dump or imported before`);
+    return { id: before.targetId, live: this.liveUsers.has(before.targetId) };
   }
 
   application = (record: Located): void => {
@@ -282,45 +305,55 @@ class ImportPlan {
     const twin = this.clientIds.get(id);
     if (twin !== undefined) throw new AdminError(`client_id "${id}" is also record ${twin}'s`);
     this.clientIds.set(id, record.record);
-    if (this.existing.clientIds.has(id)) {
+    const source = clientSource(id);
+    if (this.existing.imported.has(source)) {
       this.unchanged.clients++;
       return;
     }
+    if (this.existing.clientIds.has(id))
+      throw new AdminError(`client_id "${id}" is taken in Tessera by a client not imported from this record`);
     const type = text(fields, 'client_type');
     if (type !== 'confidential' && type !== 'public') throw new AdminError('client_type must be confidential or public');
     const grantType = text(fields, 'authorization_grant_type');
     const mapping = DOT_GRANTS[grantType];
     if (!mapping) throw new AdminError(`unknown authorization_grant_type "${grantType}" (one of: ${Object.keys(DOT_GRANTS).join(', ')})`);
-    const secret = type === 'public' ? null : this.clearSecret(fields);
+    const secret = type === 'public' ? null : clearSecret(fields);
     const name = text(fields, 'name').trim() || id;
     const redirectUris = text(fields, 'redirect_uris').split(/\s+/).filter(Boolean);
     const client = this.services.clients.imported(id, { name, public: type === 'public', grants: mapping.grants, redirectUris }, secret);
     if (mapping.warning) this.warnings.push({ ...shown(record), message: mapping.warning });
     if (type === 'confidential' && secret === null) this.clientsToRotate.push(id);
     this.rows.clients.push(client);
+    this.rows.imported.push({ source, targetId: id, label: null });
   };
+}
 
-  /** DOT 1.x keeps the secret in clear; DOT 2.x hashes it (`hash_client_secret`), and a hash cannot be carried over. */
-  private clearSecret(fields: Fields): string | null {
-    const secret = text(fields, 'client_secret');
-    if (fields.hash_client_secret === true || secret === '') return null;
-    return classifyDjangoHash(secret).kind === 'supported' ? null : secret;
-  }
+/**
+ * The secret as DOT 1.x keeps it, in clear; null when it cannot be carried over. DOT 2.x hashes it
+ * (`hash_client_secret`; before 2.4 without saying so) with whatever hasher the project set, and
+ * a hash must never become the secret: any `algorithm$…` value counts as hashed (DOT's generated
+ * secrets are letters and digits).
+ */
+function clearSecret(fields: Fields): string | null {
+  const secret = text(fields, 'client_secret');
+  if (fields.hash_client_secret === true || secret === '' || /^[a-z][a-z0-9_]*\$/.test(secret)) return null;
+  return secret;
 }
 
 /** Where a record is, for a problem or a warning: a token's key shortened, never printed whole. */
-function shown(record: Located): Pick<DumpProblem, 'line' | 'record' | 'model' | 'pk'> {
-  const pk = record.model === TOKEN && typeof record.pk === 'string' ? `${record.pk.slice(0, 8)}…` : record.pk;
-  return { line: record.line, record: record.record, model: record.model, pk };
+function shown(record: Pick<DumpProblem, 'line' | 'record' | 'model' | 'pk'>): Pick<DumpProblem, 'line' | 'record' | 'model' | 'pk'> {
+  const secret = typeof record.pk === 'string' && (/token/i.test(record.model ?? '') || isDrfKey(record.pk));
+  return { line: record.line, record: record.record, model: record.model, pk: secret ? `${String(record.pk).slice(0, 8)}…` : record.pk };
 }
 
 /** The dump's records with where each starts, or the problems that stop it from being read at all. */
 function readDump(text: string): { records: Located[]; problems: DumpProblem[] } {
   const whole = (line: number, message: string) => ({ records: [], problems: [{ line, record: null, model: null, pk: null, message }] });
   if (Buffer.byteLength(text) > MAX_DUMP_BYTES) return whole(1, `the dump is larger than ${MAX_DUMP_BYTES / 1024 / 1024} MiB`);
-  const lineOf = lineFinder(text);
+  const json = text.replace(/^\uFEFF/, '');
+  const lineOf = lineFinder(json);
   const errors: ParseError[] = [];
-  const root = parseTree(text.replace(/^\uFEFF/, ''), errors, {
+  const root = parseTree(json, errors, {
     disallowComments: true,
     allowTrailingComma: false,
     allowEmptyContent: false,
@@ -336,9 +369,12 @@ function readDump(text: string): { records: Located[]; problems: DumpProblem[] }
     const model = isObject(value) && typeof value.model === 'string' ? value.model : null;
     const pk = isObject(value) && (typeof value.pk === 'number' || typeof value.pk === 'string') ? value.pk : null;
     if (!isObject(value) || model === null || pk === null || !isObject(value.fields))
-      problems.push({ ...at, model, pk, message: 'a record is an object with "model", "pk" and "fields", as manage.py dumpdata writes' });
+      problems.push({
+        ...shown({ ...at, model, pk }),
+        message: 'a record is an object with "model", "pk" and "fields", as manage.py dumpdata writes',
+      });
     else if (model !== USER && model !== TOKEN && model !== APPLICATION)
-      problems.push({ ...at, model, pk, message: `unknown model: dump only ${USER}, ${TOKEN} and ${APPLICATION}` });
+      problems.push({ ...shown({ ...at, model, pk }), message: `unknown model: dump only ${USER}, ${TOKEN} and ${APPLICATION}` });
     else records.push({ ...at, model, pk, fields: value.fields });
   });
   if (records.length === 0 && problems.length === 0)
@@ -355,8 +391,16 @@ export class DjangoImport {
     const tokenClient = options.tokenClient === undefined ? null : await this.services.clients.get(options.tokenClient);
     if (tokenClient?.admin) throw new AdminError('--token-client cannot be an admin client');
     const existing = await this.services.store.existing(
+      records.flatMap((r) => {
+        if (r.model === USER) return [userSource(String(r.pk))];
+        if (r.model === APPLICATION) return typeof r.fields.client_id === 'string' ? [clientSource(r.fields.client_id)] : [];
+        const user = r.fields.user;
+        return [
+          ...(isDrfKey(String(r.pk)) ? [tokenSource(tokenDigest(String(r.pk)))] : []),
+          ...(typeof user === 'number' || typeof user === 'string' ? [userSource(String(user))] : []),
+        ];
+      }),
       records.flatMap((r) => (r.model === APPLICATION && typeof r.fields.client_id === 'string' ? [r.fields.client_id] : [])),
-      records.flatMap((r) => (r.model === TOKEN && isDrfKey(String(r.pk)) ? [tokenDigest(String(r.pk))] : [])),
     );
     const now = new Date();
     const plan = new ImportPlan(existing, this.services, tokenClient, now);

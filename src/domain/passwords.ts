@@ -81,3 +81,47 @@ export class PasswordCheckGate {
     }
   }
 }
+
+/**
+ * How long a failed sign-in is made to take: as long as the slowest password check of the last
+ * 10 to 20 minutes (capped). Tessera's own Argon2id checks all cost the same, but an imported
+ * Django hash costs what its own parameters say (bcrypt, or PBKDF2 at a million iterations, takes
+ * ten times Argon2's 25 ms), so without this a wrong password, or an unknown username, would tell
+ * by its time whether the name is an imported user's. A success is not padded: it proved the
+ * password. The floor lives in this process and starts low, so the first slow check after a start
+ * still shows; every failure after it takes the same time.
+ */
+export class FailedCheckFloor {
+  private current = 0;
+  private previous = 0;
+  private windowStart: number;
+
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    private readonly windowMs = 10 * 60_000,
+    private readonly capMs = 3_000,
+  ) {
+    this.windowStart = now();
+  }
+
+  /** A check took `ms`. */
+  observe(ms: number): void {
+    this.roll();
+    this.current = Math.max(this.current, Math.min(ms, this.capMs));
+  }
+
+  /** How much longer a failure that took `ms` must wait. */
+  paddingFor(ms: number): number {
+    this.roll();
+    return Math.max(0, Math.max(this.current, this.previous) - ms);
+  }
+
+  private roll(): void {
+    const elapsed = this.now() - this.windowStart;
+    if (elapsed < this.windowMs) return;
+    // Two windows, so the floor forgets a slow check after 10 to 20 minutes, never at once.
+    this.previous = elapsed < 2 * this.windowMs ? this.current : 0;
+    this.current = 0;
+    this.windowStart = this.now();
+  }
+}

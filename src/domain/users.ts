@@ -1,15 +1,24 @@
 // People: registration, password checks, and the changes that end their tokens.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page, UserRecord } from '../records.js';
 import type { LoadingCache } from '../store/read-cache.js';
 import type { ThrottleStore } from '../store/throttle.js';
 import type { UserChange, UserStore } from '../store/users.js';
 import { AdminError, NoSuchError, pageOrRefuse, written } from './errors.js';
 import { LoginThrottle } from './throttle.js';
-import { checkPasswordPolicy, hashPassword, needsRehash, verifyPassword, MAX_PASSWORD_LENGTH, PasswordCheckGate } from './passwords.js';
+import {
+  checkPasswordPolicy,
+  FailedCheckFloor,
+  hashPassword,
+  needsRehash,
+  verifyPassword,
+  MAX_PASSWORD_LENGTH,
+  PasswordCheckGate,
+} from './passwords.js';
 
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,128}$/u;
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+const EMAIL = /^[^\s@\x00-\x1f\x7f]{1,64}@[^\s@\x00-\x1f\x7f]{1,255}$/;
 /** A role or group name: printable, without control characters (spaces are allowed). */
 const LABEL = /^[^\x00-\x1f\x7f]{1,100}$/u;
 const MAX_LABELS = 100;
@@ -62,6 +71,7 @@ export function checkedProfile(profile: UserProfile): UserChange {
 export class Users {
   private readonly throttle: LoginThrottle;
   private readonly passwordChecks = new PasswordCheckGate();
+  private readonly failureFloor = new FailedCheckFloor();
 
   constructor(
     private readonly store: UserStore,
@@ -135,8 +145,22 @@ export class Users {
    * (ThrottledError while either is blocked, even for the right password), and waiting for one of
    * the bounded password-check slots (UnavailableError when too many are waiting).
    */
-  signIn(username: string, password: string, address: string): Promise<UserRecord | null> {
-    return this.passwordChecks.run(() => this.throttle.attempt(username, address, () => this.authenticate(username, password)));
+  async signIn(username: string, password: string, address: string): Promise<UserRecord | null> {
+    let spent = 0;
+    const user = await this.passwordChecks.run(() =>
+      this.throttle.attempt(username, address, async () => {
+        const started = performance.now();
+        try {
+          return await this.authenticate(username, password);
+        } finally {
+          spent = performance.now() - started;
+          this.failureFloor.observe(spent);
+        }
+      }),
+    );
+    // Padded after the check's slot is given back: the wait costs nothing but the request's time.
+    if (!user) await sleep(this.failureFloor.paddingFor(spent));
+    return user;
   }
 
   async get(username: string): Promise<UserRecord> {

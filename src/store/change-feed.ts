@@ -25,12 +25,21 @@ export class ChangeFeed {
    * Runs a change's writes and records the change in one transaction, then applies it to this
    * instance's caches at once.
    */
-  async commit(writes: Prisma.PrismaPromise<unknown>[], changes: Change[], revoked: RevocationFact[] = []): Promise<void> {
+  async commit(
+    writes: Prisma.PrismaPromise<unknown>[],
+    changes: Change[],
+    revoked: RevocationFact[] = [],
+    // Prisma's default (5 s) suits a change; a bulk import needs longer.
+    { timeoutMs }: { timeoutMs?: number } = {},
+  ): Promise<void> {
     // What a change revokes goes to the revocation log, in the same transaction, for the stream.
     const announced = revoked.length > 0 ? [...changes, { kind: 'revocation' as const, subject: '' }] : changes;
     const log = revoked.length > 0 ? [...this.dialect.orderRevocations(this.db), this.db.revocation.createMany({ data: revoked })] : [];
     const rows = this.db.changeEvent.createMany({ data: announced.map((c) => ({ kind: c.kind, subject: c.subject })) });
-    await this.db.$transaction([...log, ...writes, rows, ...this.dialect.announce(this.db, announced)]);
+    await this.db.$transaction(
+      [...log, ...writes, rows, ...this.dialect.announce(this.db, announced)],
+      timeoutMs === undefined ? {} : { timeout: timeoutMs },
+    );
     for (const change of announced) this.listener?.onChange(change);
   }
 

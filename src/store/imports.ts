@@ -1,5 +1,6 @@
-// Bulk creation for an import (src/domain/django-import.ts): what already exists, read first, then
-// every new row in one transaction, so that an import lands whole or not at all.
+// Bulk creation for an import (src/domain/django-import.ts): what already exists and what was
+// imported before, read first; then every new row, with the record of where it came from, in one
+// transaction, so that an import lands whole or not at all.
 import type { NewAccessToken } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
 import { newClientRow, type NewClient } from './clients.js';
@@ -14,25 +15,39 @@ export interface ImportedUser {
   name: string | null;
   passwordHash: string;
   active: boolean;
-  importedFrom: string;
+}
+
+/** Where an imported row came from (its `source`), the row it became, and for a user the Django username. */
+export interface ImportedRecord {
+  source: string;
+  targetId: string;
+  label: string | null;
 }
 
 export interface ImportRows {
   users: ImportedUser[];
   clients: NewClient[];
   tokens: NewAccessToken[];
+  imported: ImportedRecord[];
 }
 
 /** What the database already holds of what an import names. */
 export interface ExistingRecords {
-  /** Every user, by username: an import must not take a name that differs only in case. */
-  users: { id: string; username: string; importedFrom: string | null }[];
+  /** Every user: an import must not take a username that differs only in case from one. */
+  users: { id: string; username: string }[];
+  /** What earlier imports brought over, by source; the row may have been deleted since. */
+  imported: Map<string, ImportedRecord>;
+  /** Of the client ids the dump names, those taken (imported or not). */
   clientIds: Set<string>;
-  tokenDigests: Set<string>;
 }
 
 /** Rows per statement: well inside both databases' limits on bound parameters. */
 const CHUNK = 500;
+/**
+ * How long the import's one transaction may take. A hundred thousand users take about a minute
+ * (Prisma inserts them in chunks); PostgreSQL's other writers go on meanwhile, SQLite's wait.
+ */
+const IMPORT_TIMEOUT_MS = 15 * 60_000;
 
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
@@ -46,29 +61,35 @@ export class ImportStore {
     private readonly feed: ChangeFeed,
   ) {}
 
-  async existing(clientIds: readonly string[], tokenDigests: readonly string[]): Promise<ExistingRecords> {
-    const users = await this.db.user.findMany({ select: { id: true, username: true, importedFrom: true } });
-    const clients = new Set<string>();
+  async existing(sources: readonly string[], clientIds: readonly string[]): Promise<ExistingRecords> {
+    const users = await this.db.user.findMany({ select: { id: true, username: true } });
+    const imported = new Map<string, ImportedRecord>();
+    for (const part of chunks(sources))
+      for (const row of await this.db.importedRecord.findMany({ where: { source: { in: part } } })) imported.set(row.source, row);
+    const taken = new Set<string>();
     for (const ids of chunks(clientIds))
-      for (const row of await this.db.client.findMany({ where: { id: { in: ids } }, select: { id: true } })) clients.add(row.id);
-    const tokens = new Set<string>();
-    for (const digests of chunks(tokenDigests))
-      for (const row of await this.db.accessToken.findMany({ where: { digest: { in: digests } }, select: { digest: true } }))
-        tokens.add(row.digest);
-    return { users, clientIds: clients, tokenDigests: tokens };
+      for (const row of await this.db.client.findMany({ where: { id: { in: ids } }, select: { id: true } })) taken.add(row.id);
+    return { users, imported, clientIds: taken };
   }
 
   /**
-   * Creates every row in one transaction. No cache can hold any of them, but a cache may remember
-   * a new key as missing (a DRF key presented before its import): the 'created' change drops those.
+   * Creates every row in one transaction. A new client is announced, so that every instance
+   * reloads what it derives from the clients (discovery's grant types); and since a cache may
+   * remember a new key as missing (a DRF key presented before its import), a 'created' change
+   * makes every cache forget those.
    */
   async create(rows: ImportRows, now: Date): Promise<void> {
     const writes = [
       ...chunks(rows.users).map((data) => this.db.user.createMany({ data })),
       ...chunks(rows.clients).map((clients) => this.db.client.createMany({ data: clients.map((c) => newClientRow(c, now).row) })),
       ...chunks(rows.tokens).map((data) => this.db.accessToken.createMany({ data })),
+      ...chunks(rows.imported).map((records) => this.db.importedRecord.createMany({ data: records.map((r) => ({ ...r, at: now })) })),
     ];
     if (writes.length === 0) return;
-    await translated(this.feed.commit(writes, [{ kind: 'created', subject: '' }]));
+    const changes = [
+      { kind: 'created' as const, subject: '' },
+      ...rows.clients.map((client) => ({ kind: 'client' as const, subject: client.id })),
+    ];
+    await translated(this.feed.commit(writes, changes, [], { timeoutMs: IMPORT_TIMEOUT_MS }));
   }
 }

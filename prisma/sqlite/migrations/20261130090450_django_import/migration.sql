@@ -1,0 +1,7 @@
+-- CreateTable
+CREATE TABLE "ImportedRecord" (
+    "source" TEXT NOT NULL PRIMARY KEY,
+    "targetId" TEXT NOT NULL,
+    "label" TEXT,
+    "at" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
