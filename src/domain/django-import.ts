@@ -375,6 +375,9 @@ function readDump(text: string): { records: Located[]; problems: DumpProblem[] }
       });
     else if (model !== USER && model !== TOKEN && model !== APPLICATION)
       problems.push({ ...shown({ ...at, model, pk }), message: `unknown model: dump only ${USER}, ${TOKEN} and ${APPLICATION}` });
+    // PostgreSQL stores no NUL in text, and no field of these models may hold one.
+    else if (JSON.stringify(value).includes('\\u0000'))
+      problems.push({ ...shown({ ...at, model, pk }), message: 'a field holds a NUL character' });
     else records.push({ ...at, model, pk, fields: value.fields });
   });
   if (records.length === 0 && problems.length === 0)
