@@ -190,7 +190,10 @@ class ImportPlan {
     const username = text(record.fields, 'username');
     const folded = username.toLowerCase();
     const twin = this.byFolded.get(folded);
-    if (twin) throw new AdminError(`username "${username}" differs only in case from the one in record ${twin.record} (line ${twin.line})`);
+    if (twin) {
+      const same = this.byUsername.has(username) ? 'is also' : 'differs only in case from';
+      throw new AdminError(`username "${username}" ${same} the one in record ${twin.record} (line ${twin.line})`);
+    }
     this.byFolded.set(folded, record);
     this.byUsername.set(username, key);
     const source = userSource(key);
@@ -359,7 +362,11 @@ function readDump(text: string): { records: Located[]; problems: DumpProblem[] }
     allowEmptyContent: false,
   });
   const [error] = errors;
-  if (error) return whole(lineOf(error.offset), `not JSON: ${printParseErrorCode(error.error)}`);
+  if (error) {
+    const column = error.offset - json.lastIndexOf('\n', error.offset - 1);
+    const what = printParseErrorCode(error.error).replace(/[A-Z]/g, (letter, at: number) => `${at ? ' ' : ''}${letter.toLowerCase()}`);
+    return whole(lineOf(error.offset), `not JSON (column ${column}): ${what}`);
+  }
   if (root?.type !== 'array') return whole(1, 'a dump is a JSON array of records, as manage.py dumpdata writes');
   const records: Located[] = [];
   const problems: DumpProblem[] = [];
