@@ -154,6 +154,9 @@ export class Tessera {
         .then(() => this.inspector.forgetVerifiedJwts())
         .catch((error: unknown) => onError(error, 'key reload'));
     };
+    const measureFailureFloor = () =>
+      void this.users.measureFailureFloor().catch((error: unknown) => onError(error, 'sign-in timing floor'));
+    measureFailureFloor();
     await this.store.feed.subscribe({
       onChange: (change) => {
         this.cache.apply(change);
@@ -163,6 +166,7 @@ export class Tessera {
           this.clientKeys.forget(change.subject);
         }
         if (change.kind === 'revocation') this.revocationStream.revocationsCommitted();
+        if (change.kind === 'created') measureFailureFloor();
       },
       onReset: () => {
         this.revocationStream.revocationsCommitted();

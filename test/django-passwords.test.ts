@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { classifyDjangoHash, verifyDjangoPassword, DJANGO_HASH_LIMITS } from '../src/domain/django-passwords.ts';
-import { FailedCheckFloor, hashPassword, needsRehash, verifyPassword } from '../src/domain/passwords.ts';
+import { hashPassword, needsRehash, verifyPassword } from '../src/domain/passwords.ts';
 import { djangoSkip, PYTHON } from './helpers/debian-python.ts';
 
 const skip = djangoSkip();
@@ -441,20 +441,4 @@ t.test("verifyPassword: Tessera's own Argon2id and Django's hashes; needsRehash:
   t.equal(needsRehash(weaker), true, '… and is replaced');
   const argon2i = await argon2.hash('tessera password 1234', { type: argon2.argon2i });
   t.equal(needsRehash(argon2i), true, 'an Argon2i hash is replaced');
-});
-
-t.test('FailedCheckFloor: a failure waits up to the slowest check of the last 10 to 20 minutes, capped', async (t) => {
-  let now = 0;
-  const floor = new FailedCheckFloor(() => now, 600_000, 3_000);
-  t.equal(floor.paddingFor(25), 0, 'nothing seen: no wait');
-  floor.observe(25);
-  floor.observe(290);
-  t.equal(floor.paddingFor(25), 265, 'a fast failure waits for the slowest check');
-  t.equal(floor.paddingFor(290), 0, 'the slowest waits for nothing');
-  now = 700_000;
-  t.equal(floor.paddingFor(25), 265, 'the next window still remembers it');
-  now = 1_400_000;
-  t.equal(floor.paddingFor(25), 0, 'two windows on, it is forgotten');
-  floor.observe(60_000);
-  t.equal(floor.paddingFor(0), 3_000, 'never more than the cap');
 });

@@ -3,7 +3,7 @@
 // oauth2_provider.application` writes. The whole dump is checked before anything is written, every
 // problem is told with its line and record, and the rows land in one transaction or not at all.
 // What an earlier import brought over is left as it is: Tessera owns it from then on.
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { getNodeValue, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { ClientRecord, NewAccessToken } from '../records.js';
 import type { NewClient } from '../store/clients.js';
@@ -14,6 +14,8 @@ import { classifyDjangoHash } from './django-passwords.js';
 import { AdminError } from './errors.js';
 import { checkedProfile, checkUsername } from './users.js';
 
+/** A NUL as JSON.stringify writes it: `\u0000` after an even number of backslashes (an odd one escapes the text `\u0000`). */
+const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 /** A dump bigger than this is refused before it is parsed (about 300 000 users). */
 export const MAX_DUMP_BYTES = 100 * 1024 * 1024;
 /** Problems told at most; a dump with more is usually the wrong file. */
@@ -132,6 +134,9 @@ function text(fields: Fields, name: string): string {
   return value;
 }
 
+/** What the import remembers of a user's username: enough to recognise it, nothing to read back after the user is deleted. */
+const usernameDigest = (username: string) => hash('sha256', username, 'hex');
+
 /** Where each kind of record came from, as the import remembers it (see store/imports.ts). */
 const userSource = (pk: string) => `django:${USER}:${pk}`;
 const tokenSource = (digest: string) => `django:${TOKEN}:${digest}`;
@@ -201,9 +206,9 @@ class ImportPlan {
     if (before) {
       // The same pk under another name is another Django database's user (or one renamed since):
       // its tokens must not reach the user imported before.
-      if (before.label !== username)
+      if (before.label !== usernameDigest(username))
         throw new AdminError(
-          `pk ${key} was imported before as "${before.label}", not "${username}": is this dump from another Django database?`,
+          `pk ${key} was imported before under another username than "${username}": is this dump from another Django database?`,
         );
       this.userIds.set(key, { id: before.targetId, live: this.liveUsers.has(before.targetId) });
       this.unchanged.users++;
@@ -230,7 +235,7 @@ class ImportPlan {
       active,
     };
     this.rows.users.push(user);
-    this.rows.imported.push({ source, targetId: user.id, label: username });
+    this.rows.imported.push({ source, targetId: user.id, label: usernameDigest(username) });
     this.userIds.set(key, { id: user.id, live: true });
   };
 
@@ -268,7 +273,10 @@ class ImportPlan {
       this.unchanged.tokens++;
       return;
     }
-    if (!user.live) throw new AdminError('its user was imported before and has been deleted in Tessera since');
+    if (!user.live) {
+      this.warnings.push({ ...shown(record), message: 'its user was imported before and has been deleted in Tessera since: not imported' });
+      return;
+    }
     const token: NewAccessToken = {
       digest,
       clientId: this.tokenClient.id,
@@ -383,7 +391,7 @@ function readDump(text: string): { records: Located[]; problems: DumpProblem[] }
     else if (model !== USER && model !== TOKEN && model !== APPLICATION)
       problems.push({ ...shown({ ...at, model, pk }), message: `unknown model: dump only ${USER}, ${TOKEN} and ${APPLICATION}` });
     // PostgreSQL stores no NUL in text, and no field of these models may hold one.
-    else if (JSON.stringify(value).includes('\\u0000'))
+    else if (ESCAPED_NUL.test(JSON.stringify(value)))
       problems.push({ ...shown({ ...at, model, pk }), message: 'a field holds a NUL character' });
     else records.push({ ...at, model, pk, fields: value.fields });
   });

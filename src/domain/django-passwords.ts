@@ -57,6 +57,27 @@ export function classifyDjangoHash(encoded: string): DjangoHashVerdict {
   return parsed.kind === 'supported' ? { kind: 'supported', algorithm: parsed.algorithm } : parsed;
 }
 
+/**
+ * What decides how long checking this hash takes — the algorithm and its cost parameters, without
+ * the salt and the hash — or null for a hash Tessera does not verify. Hashes with the same
+ * signature cost the same to check.
+ */
+export function djangoCostSignature(encoded: string): string | null {
+  if (parseDjangoHash(encoded).kind !== 'supported') return null;
+  const fields = encoded.split('$');
+  switch (fields[0]) {
+    case 'bcrypt_sha256':
+    case 'bcrypt':
+      return encoded.slice(0, -53); // bcrypt's 22 characters of salt and 31 of hash
+    case 'scrypt':
+      return [fields[0], fields[1], fields[3], fields[4]].join('$'); // scrypt$N$salt$r$p$hash
+    case 'argon2':
+      return fields.slice(0, -2).join('$'); // …$salt$hash
+    default:
+      return fields.slice(0, 2).join('$'); // pbkdf2_*$iterations$salt$hash
+  }
+}
+
 /** true when the password matches; false for wrong, unusable, legacy, malformed — never throws. Constant-time comparison. */
 export async function verifyDjangoPassword(encoded: string, password: string): Promise<boolean> {
   try {

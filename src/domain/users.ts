@@ -5,17 +5,10 @@ import type { Page, UserRecord } from '../records.js';
 import type { LoadingCache } from '../store/read-cache.js';
 import type { ThrottleStore } from '../store/throttle.js';
 import type { UserChange, UserStore } from '../store/users.js';
+import { djangoCostSignature } from './django-passwords.js';
 import { AdminError, NoSuchError, pageOrRefuse, written } from './errors.js';
 import { LoginThrottle } from './throttle.js';
-import {
-  checkPasswordPolicy,
-  FailedCheckFloor,
-  hashPassword,
-  needsRehash,
-  verifyPassword,
-  MAX_PASSWORD_LENGTH,
-  PasswordCheckGate,
-} from './passwords.js';
+import { checkPasswordPolicy, hashPassword, needsRehash, verifyPassword, MAX_PASSWORD_LENGTH, PasswordCheckGate } from './passwords.js';
 
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,128}$/u;
 const EMAIL = /^[^\s@\x00-\x1f\x7f]{1,64}@[^\s@\x00-\x1f\x7f]{1,255}$/;
@@ -71,7 +64,8 @@ export function checkedProfile(profile: UserProfile): UserChange {
 export class Users {
   private readonly throttle: LoginThrottle;
   private readonly passwordChecks = new PasswordCheckGate();
-  private readonly failureFloor = new FailedCheckFloor();
+  /** How long a failed sign-in's password check is made to last (see measureFailureFloor). */
+  private failureFloorMs = 0;
 
   constructor(
     private readonly store: UserStore,
@@ -132,12 +126,46 @@ export class Users {
    * password cost the same Argon2 verification and give the same answer.
    */
   async authenticate(username: string, password: string): Promise<UserRecord | null> {
+    return (await this.check(username, password)).user;
+  }
+
+  /** authenticate, and how long the password verification alone took. */
+  private async check(username: string, password: string): Promise<{ user: UserRecord | null; verifyMs: number }> {
     const user = password.length <= MAX_PASSWORD_LENGTH ? await this.store.byUsername(username) : null;
+    const started = performance.now();
     const ok = await verifyPassword(user?.passwordHash, password.slice(0, MAX_PASSWORD_LENGTH));
-    if (!ok || !user?.active) return null;
+    const verifyMs = performance.now() - started;
+    if (!ok || !user?.active) return { user: null, verifyMs };
     // An imported (Django) hash is replaced by our own at the first sign-in that proves the password.
     if (needsRehash(user.passwordHash)) await this.store.upgradePasswordHash(user.id, user.passwordHash, await hashPassword(password));
-    return user;
+    return { user, verifyMs };
+  }
+
+  /**
+   * Times one check of each kind of imported hash still awaiting its upgrade (a kind: the
+   * algorithm and its cost parameters), so that every failed sign-in lasts as long as the slowest:
+   * an imported hash costs what its own parameters say (bcrypt, or PBKDF2 at a million iterations,
+   * takes ten times Argon2's 25 ms), and without this a failure's time would tell an imported
+   * user's name from an unknown one. Run when a server starts and after every import.
+   */
+  /** How long, in ms, a failed sign-in's password check is made to last now. */
+  get failureFloor(): number {
+    return this.failureFloorMs;
+  }
+
+  async measureFailureFloor(): Promise<void> {
+    const kinds = new Map<string, string>();
+    for await (const hash of this.store.foreignPasswordHashes()) {
+      const kind = djangoCostSignature(hash);
+      if (kind !== null && !kinds.has(kind)) kinds.set(kind, hash);
+    }
+    let slowest = 0;
+    for (const hash of kinds.values()) {
+      const started = performance.now();
+      await verifyPassword(hash, 'not the password');
+      slowest = Math.max(slowest, performance.now() - started);
+    }
+    this.failureFloorMs = slowest;
   }
 
   /**
@@ -146,20 +174,16 @@ export class Users {
    * the bounded password-check slots (UnavailableError when too many are waiting).
    */
   async signIn(username: string, password: string, address: string): Promise<UserRecord | null> {
-    let spent = 0;
+    let verifyMs = 0;
     const user = await this.passwordChecks.run(() =>
       this.throttle.attempt(username, address, async () => {
-        const started = performance.now();
-        try {
-          return await this.authenticate(username, password);
-        } finally {
-          spent = performance.now() - started;
-          this.failureFloor.observe(spent);
-        }
+        const checked = await this.check(username, password);
+        verifyMs = checked.verifyMs;
+        return checked.user;
       }),
     );
     // Padded after the check's slot is given back: the wait costs nothing but the request's time.
-    if (!user) await sleep(this.failureFloor.paddingFor(spent));
+    if (!user) await sleep(Math.max(0, this.failureFloorMs - verifyMs));
     return user;
   }
 

@@ -25,22 +25,39 @@ export class ChangeFeed {
    * Runs a change's writes and records the change in one transaction, then applies it to this
    * instance's caches at once.
    */
-  async commit(
-    writes: Prisma.PrismaPromise<unknown>[],
-    changes: Change[],
-    revoked: RevocationFact[] = [],
-    // Prisma's default (5 s) suits a change; a bulk import needs longer.
-    { timeoutMs }: { timeoutMs?: number } = {},
-  ): Promise<void> {
+  async commit(writes: Prisma.PrismaPromise<unknown>[], changes: Change[], revoked: RevocationFact[] = []): Promise<void> {
     // What a change revokes goes to the revocation log, in the same transaction, for the stream.
     const announced = revoked.length > 0 ? [...changes, { kind: 'revocation' as const, subject: '' }] : changes;
     const log = revoked.length > 0 ? [...this.dialect.orderRevocations(this.db), this.db.revocation.createMany({ data: revoked })] : [];
-    const rows = this.db.changeEvent.createMany({ data: announced.map((c) => ({ kind: c.kind, subject: c.subject })) });
+    await this.db.$transaction([...log, ...writes, this.recorded(this.db, announced), ...this.dialect.announce(this.db, announced)]);
+    this.applied(announced);
+  }
+
+  /**
+   * commit for a bulk change (an import): its writes run one after another in an interactive
+   * transaction of up to `timeoutMs`, so the process goes on serving between them — a batch
+   * that large would hold the event loop while Prisma compiles it.
+   */
+  async commitInSteps(steps: ((tx: Db) => Promise<unknown>)[], changes: Change[], timeoutMs: number): Promise<void> {
     await this.db.$transaction(
-      [...log, ...writes, rows, ...this.dialect.announce(this.db, announced)],
-      timeoutMs === undefined ? {} : { timeout: timeoutMs },
+      async (tx) => {
+        // The interactive client is the same API, minus what cannot run inside a transaction.
+        const inTransaction = tx as Db;
+        for (const step of steps) await step(inTransaction);
+        await this.recorded(inTransaction, changes);
+        for (const announce of this.dialect.announce(inTransaction, changes)) await announce;
+      },
+      { timeout: timeoutMs, maxWait: 10_000 },
     );
-    for (const change of announced) this.listener?.onChange(change);
+    this.applied(changes);
+  }
+
+  private recorded(db: Db, changes: Change[]) {
+    return db.changeEvent.createMany({ data: changes.map((c) => ({ kind: c.kind, subject: c.subject })) });
+  }
+
+  private applied(changes: Change[]): void {
+    for (const change of changes) this.listener?.onChange(change);
   }
 
   async subscribe(listener: ChangeListener): Promise<void> {

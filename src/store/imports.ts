@@ -17,7 +17,7 @@ export interface ImportedUser {
   active: boolean;
 }
 
-/** Where an imported row came from (its `source`), the row it became, and for a user the Django username. */
+/** Where an imported row came from (its `source`), the row it became, and for a user a SHA-256 of the Django username. */
 export interface ImportedRecord {
   source: string;
   targetId: string;
@@ -44,8 +44,8 @@ export interface ExistingRecords {
 /** Rows per statement: well inside both databases' limits on bound parameters. */
 const CHUNK = 500;
 /**
- * How long the import's one transaction may take. A hundred thousand users take about a minute
- * (Prisma inserts them in chunks); PostgreSQL's other writers go on meanwhile, SQLite's wait.
+ * How long the import's one transaction may take: a hundred thousand users take about a minute.
+ * PostgreSQL's other writers go on meanwhile; SQLite's wait, and give up after its busy timeout.
  */
 const IMPORT_TIMEOUT_MS = 15 * 60_000;
 
@@ -79,17 +79,19 @@ export class ImportStore {
    * makes every cache forget those.
    */
   async create(rows: ImportRows, now: Date): Promise<void> {
-    const writes = [
-      ...chunks(rows.users).map((data) => this.db.user.createMany({ data })),
-      ...chunks(rows.clients).map((clients) => this.db.client.createMany({ data: clients.map((c) => newClientRow(c, now).row) })),
-      ...chunks(rows.tokens).map((data) => this.db.accessToken.createMany({ data })),
-      ...chunks(rows.imported).map((records) => this.db.importedRecord.createMany({ data: records.map((r) => ({ ...r, at: now })) })),
+    const steps = [
+      ...chunks(rows.users).map((data) => (tx: Db) => tx.user.createMany({ data })),
+      ...chunks(rows.clients).map((clients) => (tx: Db) => tx.client.createMany({ data: clients.map((c) => newClientRow(c, now).row) })),
+      ...chunks(rows.tokens).map((data) => (tx: Db) => tx.accessToken.createMany({ data })),
+      ...chunks(rows.imported).map(
+        (records) => (tx: Db) => tx.importedRecord.createMany({ data: records.map((r) => ({ ...r, at: now })) }),
+      ),
     ];
-    if (writes.length === 0) return;
+    if (steps.length === 0) return;
     const changes = [
       { kind: 'created' as const, subject: '' },
       ...rows.clients.map((client) => ({ kind: 'client' as const, subject: client.id })),
     ];
-    await translated(this.feed.commit(writes, changes, [], { timeoutMs: IMPORT_TIMEOUT_MS }));
+    await translated(this.feed.commitInSteps(steps, changes, IMPORT_TIMEOUT_MS));
   }
 }

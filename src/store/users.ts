@@ -99,6 +99,22 @@ export class UserStore {
     return count === 1;
   }
 
+  /** The hashes that are not our own Argon2id (imported ones awaiting their first sign-in), read in pages. */
+  async *foreignPasswordHashes(pageSize = 5_000): AsyncGenerator<string> {
+    for (let after = ''; ;) {
+      const rows = await this.db.user.findMany({
+        where: { id: { gt: after }, NOT: { passwordHash: { startsWith: '$argon2id$' } } },
+        select: { id: true, passwordHash: true },
+        orderBy: { id: 'asc' },
+        take: pageSize,
+      });
+      for (const row of rows) yield row.passwordHash;
+      const last = rows.at(-1);
+      if (!last || rows.length < pageSize) return;
+      after = last.id;
+    }
+  }
+
   revokeEverything(id: string): Promise<void> {
     return this.endEverything(id, {});
   }
