@@ -38,3 +38,16 @@ t.test('a revoked key leaves the set, and its tokens stop verifying everywhere',
   t.equal(await a.tessera.revokeKey(kid), false, 'a key already revoked is not found again');
   t.equal(await a.tessera.revokeKey('no-such-kid'), false);
 });
+
+t.test('no kid starts with "-": `tessera keys revoke <kid>` would read it as an option', async (t) => {
+  const { tessera } = await startTessera(t);
+  // Each kid is a thumbprint: one in 64 would start with '-' if nothing prevented it; 300 rotations
+  // meet one with a probability of 99 %.
+  const kids = new Set<string>();
+  for (let i = 0; i < 300; i++) kids.add(await tessera.keys.rotate(60));
+  t.equal(kids.size, 300);
+  t.same(
+    [...kids].filter((kid) => kid.startsWith('-')),
+    [],
+  );
+});

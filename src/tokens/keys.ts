@@ -80,9 +80,17 @@ export class KeyRing {
    * (plus a margin), so every token they signed still verifies until it expires.
    */
   async rotate(longestTokenTtl: number): Promise<string> {
-    const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
-    const publicJwk = await exportJWK(publicKey);
-    const kid = await calculateJwkThumbprint(publicJwk);
+    let pair: Awaited<ReturnType<typeof generateKeyPair>>;
+    let publicJwk: JWK;
+    let kid: string;
+    // The kid (the key's RFC 7638 thumbprint) is typed as an argument of `tessera keys revoke`:
+    // one in 64 would start with '-' and be read as an option, so such a key is drawn again.
+    do {
+      pair = await generateKeyPair(SIGNING_ALG, { extractable: true });
+      publicJwk = await exportJWK(pair.publicKey);
+      kid = await calculateJwkThumbprint(publicJwk);
+    } while (kid.startsWith('-'));
+    const { privateKey } = pair;
     const publishUntil = new Date(Date.now() + (longestTokenTtl + PUBLISH_MARGIN_S) * 1000);
     await this.store.rotateTo(
       {
