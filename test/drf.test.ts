@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { registerClient, type Running } from './helpers/harness.ts';
 import { passwordGrant } from './helpers/admin.ts';
 import { cli, cliEnv, type Run } from './helpers/cli.ts';
-import { freePort, postForm, supervised } from './helpers/server-process.ts';
+import { freePort, jsonOf, postForm, supervised } from './helpers/server-process.ts';
 import { listeningTessera, within, type Listening } from './helpers/verify-kit.ts';
 import { djangoSkip, PYTHON } from './helpers/debian-python.ts';
 
@@ -81,13 +81,7 @@ async function startDrf(t: Test, env: Record<string, string>): Promise<DrfServic
   return {
     async whoami(authorization) {
       const response = await fetch(url, { headers: authorization === undefined ? {} : { authorization } });
-      const text = await response.text();
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        body = { raw: text };
-      }
+      const body = await jsonOf(response);
       const challenge = response.headers.get('www-authenticate');
       return { status: response.status, body, challenge, retryAfter: response.headers.get('retry-after') };
     },

@@ -7,7 +7,7 @@ import { hash, randomUUID } from 'node:crypto';
 import { getNodeValue, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { ClientRecord, NewAccessToken } from '../records.js';
 import type { NewClient } from '../store/clients.js';
-import type { ExistingRecords, ImportedUser, ImportRows } from '../store/imports.js';
+import type { ExistingRecords, ImportedUser, ImportRows, ImportStore } from '../store/imports.js';
 import { tokenDigest, isDrfKey } from '../tokens/opaque.js';
 import type { ClientRegistration } from './clients.js';
 import { classifyDjangoHash } from './django-passwords.js';
@@ -87,10 +87,7 @@ export interface ImportOptions {
 
 /** What the import uses of the rest of the core. */
 export interface ImportServices {
-  store: {
-    existing(sources: string[], clientIds: string[]): Promise<ExistingRecords>;
-    create(rows: ImportRows, now: Date): Promise<void>;
-  };
+  store: Pick<ImportStore, 'existing' | 'create'>;
   clients: {
     get(id: string): Promise<ClientRecord>;
     imported(id: string, input: ClientRegistration, secret: string | null): NewClient;

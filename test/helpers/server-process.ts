@@ -32,6 +32,16 @@ export function supervised(t: Test, child: ChildProcess): { running: () => boole
   return { running, stderr: () => stderr, exited };
 }
 
+/** A response's body as JSON, or `{ raw: text }` when it is not JSON. */
+export async function jsonOf(response: Response): Promise<Record<string, unknown>> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return { raw: text };
+  }
+}
+
 export interface ServerProcess {
   url: string;
   /** The lines the server has written on stdout so far: its JSON log. */
@@ -102,12 +112,6 @@ export async function postForm(
     body: new URLSearchParams(form).toString(),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const text = await response.text();
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { raw: text };
-  }
+  const body = await jsonOf(response);
   return { status: response.status, body, retryAfter: response.headers.get('retry-after'), sentAt, ms: Date.now() - sentAt };
 }
