@@ -42,6 +42,14 @@ export interface Config {
   streamMaxListeners: number;
   /** How long the audit log keeps an entry, in days. */
   auditRetentionDays: number;
+  /** A browser session ends when unused this long (TESSERA_SESSION_IDLE, seconds)… */
+  sessionIdleSeconds: number;
+  /** …and this long after its sign-in in any case (TESSERA_SESSION_MAX, seconds). */
+  sessionMaxSeconds: number;
+  /** The product name the built-in pages show (TESSERA_BRAND_NAME). */
+  brandName: string;
+  /** A directory whose templates override the built-in pages (TESSERA_TEMPLATES), resolved; null: none. */
+  templatesDir: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -123,6 +131,25 @@ function trustedProxies(raw: string | undefined): false | number | string[] {
   return entries;
 }
 
+function sessionLifetimes(env: NodeJS.ProcessEnv): Pick<Config, 'sessionIdleSeconds' | 'sessionMaxSeconds'> {
+  const sessionMaxSeconds = integer(env, 'TESSERA_SESSION_MAX', 36_000, 60, 31_536_000);
+  const sessionIdleSeconds = integer(env, 'TESSERA_SESSION_IDLE', 1_800, 60, 31_536_000);
+  if (sessionIdleSeconds > sessionMaxSeconds) {
+    throw new ConfigError(`TESSERA_SESSION_IDLE (${sessionIdleSeconds}) must not exceed TESSERA_SESSION_MAX (${sessionMaxSeconds})`);
+  }
+  return { sessionIdleSeconds, sessionMaxSeconds };
+}
+
+/** A name for page headings: plain text of reasonable length (the pages escape it anyway). */
+function brandName(raw: string | undefined): string {
+  const name = raw?.trim() || 'Tessera';
+  // eslint-disable-next-line no-control-regex
+  if (name.length > 64 || /[\x00-\x1f\x7f]/.test(name)) {
+    throw new ConfigError('TESSERA_BRAND_NAME must be at most 64 characters, without control characters');
+  }
+  return name;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const host = env.HOST || '127.0.0.1';
@@ -171,5 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamHeartbeatMs: integer(env, 'TESSERA_STREAM_HEARTBEAT', 15, 1, 30) * 1000,
     streamMaxListeners: integer(env, 'TESSERA_STREAM_MAX_LISTENERS', 1000, 1, 100_000),
     auditRetentionDays: integer(env, 'TESSERA_AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    ...sessionLifetimes(env),
+    brandName: brandName(env.TESSERA_BRAND_NAME),
+    templatesDir: env.TESSERA_TEMPLATES ? resolve(env.TESSERA_TEMPLATES) : null,
   };
 }

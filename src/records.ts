@@ -30,6 +30,10 @@ export interface ClientRecord {
   redirectUris: string[];
   /** Origins allowed for browser requests besides those of the redirect URIs. */
   origins: string[];
+  /** OpenID Connect RP-Initiated Logout: where /logout may send the browser back, compared exactly. */
+  postLogoutRedirectUris: string[];
+  /** Third-party: the user approves its scopes on a consent page, once (remembered per client). */
+  consent: boolean;
   tokenFormat: TokenFormat;
   accessTtl: number;
   refreshTtl: number;
@@ -66,6 +70,10 @@ export interface GrantRecord {
   createdAt: Date;
   expiresAt: Date;
   revokedAt: Date | null;
+  /** The browser session (SessionRecord.id) whose sign-in started the grant; logout ends the grant. */
+  sessionId: string | null;
+  /** When the user signed in (OpenID Connect auth_time); null for grants without a browser sign-in. */
+  authTime: Date | null;
 }
 
 export interface RefreshTokenRecord {
@@ -112,9 +120,39 @@ export interface AuthorizationCodeRecord {
   consumedAt: Date | null;
   /** The grant the code was exchanged for, so that a second use can revoke it. */
   grantId: string | null;
+  /** OpenID Connect: the authorization request's nonce, echoed in the ID token. */
+  nonce: string | null;
+  /** When the user signed in (auth_time), and under which browser session (sid). */
+  authTime: Date | null;
+  sessionId: string | null;
 }
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeRecord, 'consumedAt' | 'grantId'>;
+
+/**
+ * A browser's single sign-on session (cookie tessera_session: a random value, stored as its
+ * SHA-256 `digest`). Live while not ended, before `expiresAt` (absolute) and used within the idle
+ * lifetime of `lastSeenAt`.
+ */
+export interface SessionRecord {
+  /** The public id: the `sid` claim of ID tokens. Never the cookie's value. */
+  id: string;
+  digest: string;
+  userId: string;
+  authTime: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+  endedAt: Date | null;
+}
+
+/** A user's approval of a third-party client's scopes; it covers any subset of them. */
+export interface ConsentRecord {
+  userId: string;
+  clientId: string;
+  scopes: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
 
 export interface SigningKeyRecord {
   kid: string;

@@ -32,7 +32,9 @@ t.test('hot-path statements agree with Prisma', async (t) => {
     grants: ['password', 'refresh_token'],
     scopes: ['read'],
     redirectUris: [],
+    postLogoutRedirectUris: [],
     origins: [],
+    consent: false,
     maxSession: 2_592_000,
     tokenFormat: 'opaque',
     accessTtl: 300,
@@ -56,7 +58,7 @@ t.test('hot-path statements agree with Prisma', async (t) => {
   const newGrant = async (id: string) => {
     const first = digest();
     await store.tokens.startGrant(
-      { id, clientId: 'client-1', userId: 'user-1', scope: 'read', expiresAt: at(3_600_000) },
+      { id, clientId: 'client-1', userId: 'user-1', scope: 'read', expiresAt: at(3_600_000), sessionId: null, authTime: null },
       { digest: first, parentDigest: null, scope: 'read', expiresAt: at(3_600_000) },
       null,
     );
@@ -88,7 +90,9 @@ t.test('hot-path statements agree with Prisma', async (t) => {
   t.test('a grant started here reads back whole through Prisma', async (t) => {
     const refresh = { digest: digest(), parentDigest: null, scope: 'read', expiresAt: at(3_600_000) };
     const token = access('grant-start');
-    const grant = { id: 'grant-start', clientId: 'client-1', userId: 'user-1', scope: 'read', expiresAt: at(3_600_000) };
+    // With a browser sign-in's session and time, which the ID tokens of later refreshes read back.
+    const signIn = { sessionId: 'session-1', authTime: new Date(Math.floor(Date.now() / 1000) * 1000) };
+    const grant = { id: 'grant-start', clientId: 'client-1', userId: 'user-1', scope: 'read', expiresAt: at(3_600_000), ...signIn };
     await store.tokens.startGrant(grant, refresh, token);
     const row = await prisma.db.refreshToken.findUniqueOrThrow({ where: { digest: refresh.digest }, include: { grant: true } });
     t.match(row, { ...refresh, grantId: 'grant-start', consumedAt: null, revokedAt: null, grant: { ...grant, revokedAt: null } });

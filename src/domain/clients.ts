@@ -47,8 +47,12 @@ export interface ClientRegistration {
   maxSession?: number;
   audience?: string | null;
   redirectUris?: string[];
+  /** OpenID Connect RP-Initiated Logout: where /logout may send the browser back. */
+  postLogoutRedirectUris?: string[];
   origins?: string[];
   introspect?: boolean;
+  /** Third-party: the user approves its scopes on a consent page. */
+  consent?: boolean;
   browser?: boolean;
   admin?: boolean;
   /** A JWK Set as JSON text (what `--jwks FILE` holds): the client authenticates with private_key_jwt. */
@@ -227,6 +231,8 @@ export class Clients {
     if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new AdminError('--token-format must be opaque or jwt');
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     redirectUris.forEach(checkRedirectUri);
+    const postLogoutRedirectUris = [...new Set(input.postLogoutRedirectUris ?? [])];
+    postLogoutRedirectUris.forEach(checkRedirectUri);
     const origins = [...new Set(input.origins ?? [])];
     origins.forEach(checkOrigin);
     for (const rule of rules) {
@@ -241,7 +247,9 @@ export class Clients {
       grants,
       scopes,
       redirectUris,
+      postLogoutRedirectUris,
       origins,
+      consent: input.consent === true,
       tokenFormat,
       accessTtl: ttl(input.accessTtl, DEFAULT_ACCESS_TTL, '--access-ttl'),
       refreshTtl: ttl(input.refreshTtl, DEFAULT_REFRESH_TTL, '--refresh-ttl'),

@@ -20,6 +20,7 @@ function fromRow(row: ClientRow): ClientRecord {
     scopes: list(row.scopes),
     redirectUris: list(row.redirectUris),
     origins: list(row.origins),
+    postLogoutRedirectUris: list(row.postLogoutRedirectUris),
     tokenFormat: row.tokenFormat === 'jwt' ? 'jwt' : 'opaque',
     // Validated when registered (src/domain/client-keys.ts), stored as the JSON text of the set.
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JSONWebKeySet),
@@ -42,21 +43,28 @@ export function newClientRow(client: NewClient, now: Date): { record: ClientReco
     createdAt: now,
     updatedAt: now,
   };
-  const { grants, scopes, redirectUris, origins, jwks, ...plain } = record;
-  return { record, row: { ...plain, ...toRow({ grants, scopes, redirectUris, origins, jwks }) } as Prisma.ClientUncheckedCreateInput };
+  const { grants, scopes, redirectUris, origins, postLogoutRedirectUris, jwks, ...plain } = record;
+  return {
+    record,
+    row: {
+      ...plain,
+      ...toRow({ grants, scopes, redirectUris, origins, postLogoutRedirectUris, jwks }),
+    } as Prisma.ClientUncheckedCreateInput,
+  };
 }
 
 /** The settings an update may change (neither the id nor the secret). */
 export type ClientSettings = Omit<NewClient, 'id' | 'secretDigest' | 'registrationTokenDigest'>;
 
 function toRow(settings: Partial<ClientSettings>) {
-  const { grants, scopes, redirectUris, origins, jwks, ...rest } = settings;
+  const { grants, scopes, redirectUris, origins, postLogoutRedirectUris, jwks, ...rest } = settings;
   return {
     ...rest,
     ...(grants === undefined ? {} : { grants: grants.join(' ') }),
     ...(scopes === undefined ? {} : { scopes: scopes.join(' ') }),
     ...(redirectUris === undefined ? {} : { redirectUris: redirectUris.join(' ') }),
     ...(origins === undefined ? {} : { origins: origins.join(' ') }),
+    ...(postLogoutRedirectUris === undefined ? {} : { postLogoutRedirectUris: postLogoutRedirectUris.join(' ') }),
     ...(jwks === undefined ? {} : { jwks: jwks === null ? null : JSON.stringify(jwks) }),
   };
 }

@@ -80,8 +80,10 @@ export const GRANT = {
     createdAt: 'date',
     expiresAt: 'date',
     revokedAt: 'date?',
+    sessionId: 'text?',
+    authTime: 'date?',
   },
-  insert: ['id', 'clientId', 'userId', 'scope', 'createdAt', 'expiresAt'],
+  insert: ['id', 'clientId', 'userId', 'scope', 'createdAt', 'expiresAt', 'sessionId', 'authTime'],
 } as const satisfies TableOf<Prisma.GrantModel>;
 
 type ColumnsOf<T extends Table> = keyof T['columns'] & string;

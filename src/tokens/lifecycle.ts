@@ -10,6 +10,16 @@ import type { TokenStore } from '../store/tokens.js';
 import type { MintedAccessToken, TokenMinter } from './minter.js';
 import { CODE_PREFIX, REFRESH_TOKEN_PREFIX, hasOpaqueShape, newOpaqueToken, tokenDigest } from './opaque.js';
 
+/** A browser sign-in a grant comes from: its session (OpenID Connect `sid`) and when it happened (`auth_time`). */
+export interface SignIn {
+  sessionId: string | null;
+  authTime: Date;
+}
+
+/** A code to issue: the OpenID Connect fields are absent outside a browser sign-in. */
+export type CodeRequest = Omit<NewAuthorizationCode, 'digest' | 'expiresAt' | 'nonce' | 'authTime' | 'sessionId'> &
+  Partial<Pick<NewAuthorizationCode, 'nonce' | 'authTime' | 'sessionId'>>;
+
 /** An access token, and with a refresh token always the family (grant) it belongs to and its user. */
 export type IssuedTokens = { accessToken: string; expiresAt: Date; scope: string } & (
   { refreshToken?: undefined; grantId?: undefined; userId?: undefined } | { refreshToken: string; grantId: string; userId: string }
@@ -44,12 +54,26 @@ export class TokenLifecycle {
   }
 
   /** A sign-in: a new grant with its first refresh token and access token, committed together. */
-  async startGrant(client: ClientRecord, userId: string, scope: string, grantId: string = randomUUID()): Promise<IssuedTokens> {
+  async startGrant(
+    client: ClientRecord,
+    userId: string,
+    scope: string,
+    grantId: string = randomUUID(),
+    signIn: SignIn | null = null,
+  ): Promise<IssuedTokens> {
     const access = await this.minter.mintAccessToken({ client, userId, scope, grantId });
     const refresh = this.minter.mintRefreshToken();
     const refreshExpiresAt = this.refreshExpiry(client, new Date());
     await this.tokens.startGrant(
-      { id: grantId, clientId: client.id, userId, scope, expiresAt: latest(refreshExpiresAt, access.expiresAt) },
+      {
+        id: grantId,
+        clientId: client.id,
+        userId,
+        scope,
+        expiresAt: latest(refreshExpiresAt, access.expiresAt),
+        sessionId: signIn?.sessionId ?? null,
+        authTime: signIn?.authTime ?? null,
+      },
       { digest: refresh.digest, parentDigest: null, scope, expiresAt: refreshExpiresAt },
       access.record,
     );
@@ -102,9 +126,16 @@ export class TokenLifecycle {
    * A single-use code for a signed-in user, short-lived (TESSERA_CODE_TTL, 60 s by default) and
    * bound to the client, the redirect URI and the PKCE challenge. Stored by digest.
    */
-  async issueCode(code: Omit<NewAuthorizationCode, 'digest' | 'expiresAt'>): Promise<string> {
+  async issueCode(code: CodeRequest): Promise<string> {
     const value = newOpaqueToken(CODE_PREFIX);
-    await this.codes.save({ ...code, digest: tokenDigest(value), expiresAt: new Date(Date.now() + this.codeTtlSeconds * 1000) });
+    await this.codes.save({
+      nonce: null,
+      authTime: null,
+      sessionId: null,
+      ...code,
+      digest: tokenDigest(value),
+      expiresAt: new Date(Date.now() + this.codeTtlSeconds * 1000),
+    });
     return value;
   }
 
