@@ -9,7 +9,7 @@
 // PATH (or with --no-wrk) the load comes from autocannon in worker threads, with a loud notice.
 // --write puts the results in bench/RESULTS.md.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { pbkdf2, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createHash, pbkdf2, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -63,6 +63,8 @@ const WRK_THREADS = [1, 2];
  */
 const FALLBACK_WORKERS = 2;
 const SECRET = 'bench-secret-bench-secret-bench-secret-01';
+/** The code-flow client's redirect URI: nothing listens there, the bench reads the redirect. */
+const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 const PASSWORD = 'bench password 123';
 const benchDir = join(root, 'scripts/bench');
 const cores = cpus().length;
@@ -86,7 +88,34 @@ async function seed(env: NodeJS.ProcessEnv) {
   // An hour's lifetime: the seeded tokens must outlive the run.
   const jwtCc = await core.clients.register({ name: 'bench jwt', tokenFormat: 'jwt', accessTtl: 3600 });
   const pw = await core.clients.register({ name: 'bench password', grants: ['password'] });
-  await core.users.create('bench', undefined, PASSWORD);
+  const user = await core.users.create('bench', undefined, PASSWORD);
+  // OpenID Connect: a public code-flow client, codes issued as the sign-in page issues them, and
+  // a browser session of the user's (what /authorize reads from the tessera_session cookie).
+  const spa = await core.clients.register({ name: 'bench spa', public: true, redirectUris: [REDIRECT_URI], scopes: ['openid', 'read'] });
+  const pkce = { verifier: randomBytes(32).toString('base64url'), challenge: '' };
+  pkce.challenge = createHash('sha256').update(pkce.verifier).digest('base64url');
+  const session = await core.sessions.start(user.id);
+  /** `count` unused codes for `scope`, each for one exchange. */
+  const issueCodes = async (count: number, scope: string) => {
+    const codes: string[] = [];
+    for (let done = 0; done < count; done += 64) {
+      const batch = Array.from({ length: Math.min(64, count - done) }, () =>
+        core.tokens.issueCode({
+          clientId: spa.client.id,
+          userId: user.id,
+          redirectUri: REDIRECT_URI,
+          scope,
+          codeChallenge: pkce.challenge,
+          codeChallengeMethod: 'S256',
+          nonce: 'bench-nonce',
+          authTime: session.record.authTime,
+          sessionId: session.record.id,
+        }),
+      );
+      codes.push(...(await Promise.all(batch)));
+    }
+    return codes;
+  };
   // The JWT client again, authenticating with private_key_jwt (RFC 7523) instead of a secret: one
   // with a P-256 key, one with an Ed25519 key.
   const keyClient = async (alg: 'ES256' | 'EdDSA') => {
@@ -135,7 +164,19 @@ async function seed(env: NodeJS.ProcessEnv) {
   const signIn = async (username: string) => {
     if (!(await core.users.authenticate(username, PASSWORD))) throw new Error(`${username} could not sign in`);
   };
-  return { introspector, opaqueCc, jwtCc, pw, keyClients, storeMoreTokens, importDjangoUsers, signIn, close: () => core.close() };
+  return {
+    introspector,
+    opaqueCc,
+    jwtCc,
+    pw,
+    keyClients,
+    spa: { id: spa.client.id, verifier: pkce.verifier, challenge: pkce.challenge, sessionCookie: session.value },
+    issueCodes,
+    storeMoreTokens,
+    importDjangoUsers,
+    signIn,
+    close: () => core.close(),
+  };
 }
 
 // ── End of seeding ──────────────────────────────────────────────────────────────────────────────
@@ -203,7 +244,7 @@ const share = (cpu: number, wallSeconds: number) => cpu / (wallSeconds * cores);
  * What a case sends: POSTs to `path`, either cycling through `bodies` (form-encoded) or, for
  * rotating refresh, each taking a refresh token from `pool`; a run leaves the live tokens in `pool`.
  */
-type Work = { path: string; headers: Record<string, string> } & ({ bodies: string[] } | { pool: string[] });
+type Work = { path: string; headers: Record<string, string>; method?: 'GET' } & ({ bodies: string[] } | { pool: string[] });
 
 interface Load {
   rps: number;
@@ -261,7 +302,13 @@ function wrk(threads: number, scratch: string): Generator {
           `http://127.0.0.1:${port}${work.path}`,
         ],
         {
-          env: { ...process.env, BENCH_LUA_DIR: benchDir, BENCH_INPUT: input, BENCH_THREADS: String(threads) },
+          env: {
+            ...process.env,
+            BENCH_LUA_DIR: benchDir,
+            BENCH_INPUT: input,
+            BENCH_THREADS: String(threads),
+            BENCH_METHOD: work.method ?? 'POST',
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
@@ -308,7 +355,7 @@ function cannon(workers: number, scratch: string): Generator {
   return {
     name: workers ? `autocannon (${workers} worker threads)` : 'autocannon (one Node process)',
     async run(port, server, work, seconds) {
-      const base = { method: 'POST', path: work.path, headers: work.headers } as const;
+      const base = { method: work.method ?? 'POST', path: work.path, headers: work.headers } as const;
       const poolDir = join(scratch, 'autocannon-pool');
       const startDir = join(scratch, 'autocannon-start');
       rmSync(startDir, { recursive: true, force: true });
@@ -640,6 +687,69 @@ async function main() {
       base.rps,
       '>= 0.08',
     );
+
+    // The authorization code exchange, with and without `openid` (which adds a signed ID token):
+    // each request spends a code of its own, issued beforehand for the warm-up and the run.
+    if (wanted('code exchange')) {
+      const exchanges: Load[] = [];
+      for (const scope of ['read', 'openid read']) {
+        // As many codes as the refresh rotation (the same writes) could spend, with room to spare.
+        const needed = Math.ceil((warmup + duration) * Math.max(3000, (rows.find((r) => r.name === 'refresh, rotating')?.rps ?? 0) * 1.5));
+        const codes = await seeded.issueCodes(needed, scope);
+        const bodies = codes.map((code) =>
+          form({
+            grant_type: 'authorization_code',
+            client_id: seeded.spa.id,
+            code,
+            redirect_uri: REDIRECT_URI,
+            code_verifier: seeded.spa.verifier,
+          }),
+        );
+        const checked = await fetch(`${url}/token`, { method: 'POST', headers: FORM, body: bodies.pop() });
+        const answer = (await checked.json()) as { id_token?: string };
+        if (!checked.ok || scope.includes('openid') !== (answer.id_token !== undefined)) {
+          throw new Error(`code exchange (${scope}) answered ${checked.status}: ${JSON.stringify(answer)}`);
+        }
+        exchanges.push(await measure(generator, port, server, { path: '/token', headers: FORM, bodies }));
+      }
+      const [plain, openid] = exchanges as [Load, Load];
+      rows.push({ name: 'code exchange', ...plain, ratio: (plain.rps / base.rps).toFixed(2), target: '' });
+      rows.push({
+        name: 'code exchange, openid (ID token)',
+        ...openid,
+        ratio: `${(openid.rps / plain.rps).toFixed(2)} of without`,
+        target: '>= 0.8 of without',
+      });
+    }
+
+    // /authorize with a live session: no page, a redirect with a new code. Against a bare GET.
+    if (wanted('authorize')) {
+      const baseGet = await measure(generator, basePort, baseline, { method: 'GET', path: '/baseline?a=1&b=2', headers: {}, bodies: ['-'] });
+      const query = new URLSearchParams({
+        response_type: 'code',
+        client_id: seeded.spa.id,
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid read',
+        state: 'bench-state',
+        nonce: 'bench-nonce',
+        code_challenge: seeded.spa.challenge,
+        code_challenge_method: 'S256',
+      });
+      const path = `/authorize?${query}`;
+      const headers = { cookie: `tessera_session=${seeded.spa.sessionCookie}` };
+      const checked = await fetch(`${url}${path}`, { headers, redirect: 'manual' });
+      if (checked.status !== 302 || !checked.headers.get('location')?.includes('code=')) {
+        throw new Error(`/authorize with a session answered ${checked.status} ${checked.headers.get('location') ?? ''}`);
+      }
+      const authorize = await measure(generator, port, server, { method: 'GET', path, headers, bodies: ['-'] });
+      rows.push({ name: 'baseline: bare Fastify GET', ...baseGet, ratio: '1.00', target: '' });
+      rows.push({
+        name: '/authorize, live session (302 with a code)',
+        ...authorize,
+        ratio: `${(authorize.rps / baseGet.rps).toFixed(2)} of the bare GET`,
+        target: '>= 0.3 of the bare GET',
+      });
+    }
 
     if (wanted('password grant')) {
       const argonRate = await argon2Rate(Math.max(2, duration / 2));

@@ -9,6 +9,9 @@ import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './ht
 import { registerStrictJson } from './http/json-body.js';
 import { refuseMalformedQuery } from './http/params.js';
 import { authorizeRoutes } from './http/authorize.js';
+import { endSessionRoutes } from './http/end-session.js';
+import { loadPages, stylesheetRoute } from './http/pages.js';
+import { registerCors } from './http/cors.js';
 import { healthRoutes } from './http/health.js';
 import { introspectRoute } from './http/introspect.js';
 import { jwksRoute } from './http/jwks.js';
@@ -28,6 +31,7 @@ import { registerRequestLog, requestId } from './http/request-log.js';
 import { revocationsRoute } from './http/revocations.js';
 import { revokeRoute } from './http/revoke.js';
 import { tokenRoute } from './http/token.js';
+import { userinfoRoute } from './http/userinfo.js';
 import { verifyRoute } from './http/verify.js';
 
 /** No legitimate request to this server comes near it; a larger one is refused with 413. */
@@ -107,13 +111,31 @@ export async function buildApp(tessera: Tessera, metrics = new Metrics()): Promi
   await registerDocsPage(app);
   // Each endpoint gets the services it uses, and nothing more.
   const { clients, users, tokens, inspector, revocation, keys, store } = tessera;
+  // Before the endpoints: it adds its headers to theirs as they are registered.
+  registerCors(app, clients);
   const issuer = tessera.config.issuer;
   const secureCookies = cookiesMustBeSecure(issuer);
-  // The HTML sign-in page gets helmet's security headers (and its own CSP); the JSON API does not
+  // The HTML pages (sign-in, consent, logout) get helmet's security headers (and their own CSP); the JSON API does not
   // need them, and computing them on every hot-path answer cost a fifth of introspection's time.
-  await app.register(async (pages) => {
-    await pages.register(helmet, { contentSecurityPolicy: false });
-    authorizeRoutes(pages, { clients, users, tokens, issuer, secureCookies, metrics });
+  // The pages' templates, read and compiled once: a broken TESSERA_TEMPLATES file stops the start here.
+  const pages = loadPages(tessera.config);
+  stylesheetRoute(app, pages.stylesheet);
+  const { sessions, consents, idTokens } = tessera;
+  await app.register(async (html) => {
+    await html.register(helmet, { contentSecurityPolicy: false });
+    authorizeRoutes(html, {
+      clients,
+      users,
+      tokens,
+      sessions,
+      consents,
+      pages,
+      issuer,
+      sessionCookie: { secure: secureCookies, maxSeconds: tessera.config.sessionMaxSeconds },
+      csrfKey: tessera.csrfKey,
+      metrics,
+    });
+    endSessionRoutes(html, { clients, sessions, idTokens, pages, secureCookies });
   });
   const browserCookies = { csrfKey: tessera.csrfKey, secure: secureCookies };
   const tokenEndpoint = { clients, grants: tessera.grantServices, metrics, browserCookies };
@@ -121,6 +143,7 @@ export async function buildApp(tessera: Tessera, metrics = new Metrics()): Promi
   refreshRoute(app, tokenEndpoint);
   logoutRoute(app, { clients, tokens, revocation, browserCookies });
   verifyRoute(app, inspector);
+  userinfoRoute(app, inspector);
   introspectRoute(app, { clients, inspector, issuer });
   revokeRoute(app, { clients, revocation });
   revocationsRoute(app, { clients, stream: tessera.revocationStream, metrics, requestTimeoutMs: tessera.config.requestTimeoutMs });

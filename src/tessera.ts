@@ -7,10 +7,12 @@ import { ClientAssertions } from './domain/client-assertions.js';
 import { ClientKeys } from './domain/client-keys.js';
 import { ClientSecrets } from './domain/client-secrets.js';
 import { Clients } from './domain/clients.js';
+import { Consents } from './domain/consents.js';
 import { DjangoImport } from './domain/django-import.js';
 import { Users } from './domain/users.js';
 import { AuditLog } from './domain/audit.js';
 import { RegistrationTokens } from './domain/registration-tokens.js';
+import { Sessions } from './domain/sessions.js';
 import type { AdminServices } from './admin/local.js';
 import { GRANTS } from './oauth/grants/index.js';
 import type { GrantServices } from './oauth/grants/grant.js';
@@ -19,6 +21,7 @@ import { databaseOutage } from './store/errors.js';
 import { applyMigrations, unappliedMigrations } from './store/migrate.js';
 import { ReadCache, type CacheSizes } from './store/read-cache.js';
 import { Store } from './store/store.js';
+import { IdTokens } from './tokens/id-token.js';
 import { TokenInspector } from './tokens/inspector.js';
 import { KeyRing } from './tokens/keys.js';
 import { TokenLifecycle } from './tokens/lifecycle.js';
@@ -66,8 +69,14 @@ export class Tessera {
   readonly audit: AuditLog;
   /** RFC 7591 initial access tokens and RFC 7592 registration access tokens. */
   readonly registrationTokens: RegistrationTokens;
+  /** Users' approvals of third-party clients (consent): asked for at /authorize, listed and withdrawn by the admin. */
+  readonly consents: Consents;
   /** What the grant handlers (src/oauth/grants/) may use. */
   readonly grantServices: GrantServices;
+  /** Browser sessions: single sign-on at /authorize, ended by /logout. */
+  readonly sessions: Sessions;
+  /** OpenID Connect ID tokens: minted by the grants, read back as /logout's id_token_hint. */
+  readonly idTokens: IdTokens;
   private pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Clients' keys for private_key_jwt, those fetched from a jwks_uri held a while: dropped when the client changes. */
@@ -99,9 +108,15 @@ export class Tessera {
       maxListeners: config.streamMaxListeners,
       onError: (error) => reportFailure(log, error, 'revocation stream'),
     });
-    this.grantServices = { tokens: this.tokens, users: this.users };
+    this.idTokens = new IdTokens(keys, config.issuer);
+    this.grantServices = { tokens: this.tokens, users: this.users, idTokens: this.idTokens };
     this.audit = new AuditLog(store.audit, log);
     this.registrationTokens = new RegistrationTokens(store.initialAccessTokens);
+    this.consents = new Consents(store.consents);
+    this.sessions = new Sessions(store.sessions, this.users, {
+      idleSeconds: config.sessionIdleSeconds,
+      maxSeconds: config.sessionMaxSeconds,
+    });
   }
 
   /** What the admin operations (src/admin/) use. */
@@ -114,6 +129,7 @@ export class Tessera {
       keys: { list: () => this.keys.list(), rotate: () => this.rotateKeys(), revoke: (kid) => this.revokeKey(kid) },
       audit: this.audit,
       registrationTokens: this.registrationTokens,
+      consents: this.consents,
       djangoImport: new DjangoImport({ store: this.store.imports, clients: this.clients }),
       prune: () => this.store.prune(new Date()),
     };

@@ -133,7 +133,9 @@ t.test('create: the answer holds the secret once; every registration rule is a 4
     refresh_ttl: 86_400,
     max_session: 2_592_000,
     audience: null,
+    post_logout_redirect_uris: [],
     introspect: false,
+    consent: false,
     browser: false,
     admin: false,
     previous_secret_expires_at: null,
@@ -153,6 +155,23 @@ t.test('create: the answer holds the secret once; every registration rule is a 4
   t.notOk('client_secret' in spa, 'a public client gets no secret');
   const loopback = await create(t, call, { name: 'cli', public: true, redirect_uris: ['http://127.0.0.1:8765/cb'] });
   t.same(loopback.redirect_uris, ['http://127.0.0.1:8765/cb'], 'http on a loopback host is allowed');
+  const thirdParty = await create(t, call, {
+    name: 'partner app',
+    public: true,
+    redirect_uris: ['https://partner.example/cb'],
+    post_logout_redirect_uris: ['https://partner.example/signed-out', 'http://[::1]:8080/bye'],
+    consent: true,
+  });
+  t.match(thirdParty, { consent: true, post_logout_redirect_uris: ['https://partner.example/signed-out', 'http://[::1]:8080/bye'] });
+  t.match((await call('GET', `/clients/${thirdParty.client_id}`)).body, {
+    consent: true,
+    post_logout_redirect_uris: thirdParty.post_logout_redirect_uris,
+  });
+  t.match(
+    (await allClients(call)).find((c) => c.client_id === thirdParty.client_id),
+    { consent: true, post_logout_redirect_uris: thirdParty.post_logout_redirect_uris },
+    'the list shows both',
+  );
   const keyed = await create(t, call, { name: 'keyed', jwks: await publicJwks('k1') });
   t.equal(keyed.token_endpoint_auth_method, 'private_key_jwt');
   t.notOk('client_secret' in keyed, 'a client with keys gets no secret');
@@ -179,6 +198,32 @@ t.test('create: the answer holds the secret once; every registration rule is a 4
       /fragment/,
     ],
     ['a relative redirect URI', { name: 'x', grants: ['authorization_code'], redirect_uris: ['/cb'] }, /absolute/],
+    [
+      'an http post-logout redirect URI on a non-loopback host',
+      { name: 'x', post_logout_redirect_uris: ['http://app.example/bye'] },
+      /post-logout redirect URI must use https \(or http on loopback\)/,
+    ],
+    [
+      'a post-logout redirect URI with a fragment',
+      { name: 'x', post_logout_redirect_uris: ['https://app.example/bye#x'] },
+      /post-logout redirect URI must not have a fragment/,
+    ],
+    [
+      'a relative post-logout redirect URI',
+      { name: 'x', post_logout_redirect_uris: ['/bye'] },
+      /post-logout redirect URI is not an absolute URI/,
+    ],
+    ['a custom-scheme post-logout redirect URI', { name: 'x', post_logout_redirect_uris: ['com.example.app:/bye'] }, /post-logout.*https/],
+    [
+      'post-logout redirect URIs as a string',
+      { name: 'x', post_logout_redirect_uris: 'https://app.example/bye' },
+      /post_logout_redirect_uris/,
+    ],
+    [
+      '21 post-logout redirect URIs',
+      { name: 'x', post_logout_redirect_uris: Array.from({ length: 21 }, (_, i) => `https://a.example/${i}`) },
+    ],
+    ['consent as a string', { name: 'x', consent: 'true' }, /consent/],
     ['a bad scope', { name: 'x', scopes: ['bad"scope'] }, /invalid scope/],
     ['a scope with a space', { name: 'x', scopes: ['a b'] }, /invalid scope/],
     ['an unknown grant', { name: 'x', grants: ['implicit'] }, /unknown grant "implicit"/],
@@ -264,6 +309,16 @@ t.test('PATCH changes every setting in place and keeps the client_id', async (t)
     'redirect_uris',
   );
   await patch({ origins: ['https://orders-ui.example'] }, { origins: ['https://orders-ui.example'] }, 'origins');
+  await patch(
+    { post_logout_redirect_uris: ['https://orders.example/bye', 'http://localhost:9000/bye'] },
+    { post_logout_redirect_uris: ['https://orders.example/bye', 'http://localhost:9000/bye'] },
+    'post_logout_redirect_uris',
+  );
+  await patch(
+    { consent: true },
+    { consent: true, post_logout_redirect_uris: ['https://orders.example/bye', 'http://localhost:9000/bye'] },
+    'consent',
+  );
   await patch({ introspect: true }, { introspect: true }, 'introspect');
   await patch({ browser: true }, { browser: true }, 'browser');
   await patch({ admin: true }, { admin: true, scopes: ['read', 'write', 'tessera:admin'] }, 'admin');
@@ -325,9 +380,21 @@ t.test('PATCH changes every setting in place and keeps the client_id', async (t)
     refresh_ttl: 7200,
     max_session: 86_400,
     origins: ['https://orders-ui.example'],
+    post_logout_redirect_uris: ['https://orders.example/bye', 'http://localhost:9000/bye'],
+    consent: true,
     browser: true,
     admin: false,
   });
+  // Cleared: an empty list, and first-party again.
+  await patch({ post_logout_redirect_uris: [], consent: false }, { post_logout_redirect_uris: [], consent: false }, 'both cleared');
+  isProblem(
+    t,
+    await call('PATCH', `/clients/${id}`, { post_logout_redirect_uris: ['https://orders.example/bye', 'http://orders.example/bye'] }),
+    400,
+    'a PATCH with one bad post-logout redirect URI',
+    /post-logout redirect URI must use https/,
+  );
+  t.same((await call('GET', `/clients/${id}`)).body.post_logout_redirect_uris, [], 'is refused whole');
   t.equal((await allClients(call)).filter((c) => c.name === 'orders v2').length, 1, 'still one client');
 });
 

@@ -3,6 +3,7 @@
 import t, { type Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
 import { ISSUER, post, registerClient, registerUser, startTessera, tokenRequest } from './helpers/harness.ts';
+import { hiddenFields } from './helpers/page-flow.ts';
 import { pkcePair } from './helpers/pkce.ts';
 
 const REDIRECT = 'https://app.example.com/callback';
@@ -24,10 +25,7 @@ async function signIn(
 ) {
   const page = await app.inject({ method: 'GET', url: `/authorize?${new URLSearchParams(query)}` });
   const csrfCookie = cookiesOf(page).tessera_login_csrf;
-  const hidden = Object.fromEntries(
-    [...page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!.replace(/&amp;/g, '&')]),
-  );
-  const form: Record<string, string> = { ...hidden, username, password };
+  const form: Record<string, string> = { ...hiddenFields(page.body), username, password };
   tamper?.(form);
   return app.inject({
     method: 'POST',
@@ -85,10 +83,20 @@ t.test('authorization code flow', async (t) => {
     t.equal(url.searchParams.get('iss'), ISSUER, 'RFC 9207 iss');
     const code = url.searchParams.get('code')!;
     t.match(code, /^tsc_/);
+    t.match(cookiesOf(res).tessera_session, /^tessera_session=[^;]+; Max-Age=36000; Path=\/; HttpOnly; SameSite=Lax$/, 'a session starts');
     const tokens = await exchange(spa, code, verifier);
     t.equal(tokens.statusCode, 200);
     t.match(tokens.body_, { token_type: 'Bearer', scope: 'profile email', refresh_token: /^tsr_/ });
     t.equal((await post(app, '/token/verify', { token: tokens.body_.access_token as string })).statusCode, 200);
+  });
+
+  t.test('the OpenID Connect parameters ride through the sign-in form', async (t) => {
+    const { challenge } = pkcePair();
+    const extra = { nonce: 'n-0S6_WzA2Mj', prompt: 'login', max_age: '0', login_hint: username };
+    const res = await signIn(app, query(spa, challenge, extra), username, password, (form) => t.match(form, extra, 'as hidden fields'));
+    const code = (await tessera.tokens.findCode(location(t, res).searchParams.get('code')!))!;
+    t.equal(code.nonce, extra.nonce, 'the nonce reaches the code');
+    t.ok(code.sessionId && code.authTime, 'and so do the session and the sign-in time');
   });
 
   t.test('confidential client', async (t) => {
@@ -154,7 +162,7 @@ t.test('authorization code flow', async (t) => {
       const res = await app.inject({ method: 'GET', url: `/authorize?${new URLSearchParams(q)}` });
       t.equal(res.statusCode, 400, `${name}: 400`);
       t.notOk(res.headers.location, `${name}: no redirect`);
-      t.match(res.body, /does not work/, `${name}: an error page`);
+      t.match(res.body, /role="alert"[^>]*>[^<]*(client_id|redirect_uri)/, `${name}: an error page that says what is wrong`);
     }
     const repeated = await app.inject({ method: 'GET', url: `/authorize?${new URLSearchParams(query(spa, challenge))}&state=again` });
     t.equal(repeated.statusCode, 400, 'a repeated parameter');

@@ -42,7 +42,7 @@ t.test('the document is built once, and again only when a client changes', async
   const byId = countCalls(tessera.store.clients, 'byId');
   const first = await metadata(app);
   t.equal(first.status, 200);
-  t.same(first.doc.scopes_supported, ['read']);
+  t.same(first.doc.scopes_supported, ['openid', 'read'], 'openid is always listed');
   t.equal(lists.calls, 1, 'the first request builds the document');
   const asked = await Promise.all(Array.from({ length: 50 }, () => metadata(app)));
   t.ok(
@@ -54,7 +54,7 @@ t.test('the document is built once, and again only when a client changes', async
 
   await registerClient(tessera, { scopes: ['write'], grants: ['password'] });
   const after = await metadata(app);
-  t.same(after.doc.scopes_supported, ['read', 'write'], 'a client created here shows at once');
+  t.same(after.doc.scopes_supported, ['openid', 'read', 'write'], 'a client created here shows at once');
   t.ok(after.doc.grant_types_supported.includes('password'));
   t.ok(lists.calls > 1, 'rebuilt for the change');
   await feedSettled();
@@ -68,7 +68,7 @@ t.test('a client created or deleted on another instance shows within seconds', a
   const here = await startTessera(t);
   const there = await startTessera(t, { db: here.db });
   await registerClient(here.tessera, { scopes: ['read'] });
-  t.same((await metadata(here.app)).doc.scopes_supported, ['read'], 'built before the change');
+  t.same((await metadata(here.app)).doc.scopes_supported, ['openid', 'read'], 'built before the change');
 
   const waitFor = async (wanted: string[]) => {
     const deadline = Date.now() + 5000;
@@ -80,7 +80,7 @@ t.test('a client created or deleted on another instance shows within seconds', a
     return seen;
   };
   const remote = await registerClient(there.tessera, { scopes: ['remote:read'] });
-  t.same(await waitFor(['read', 'remote:read']), ['read', 'remote:read'], 'the other instance created it');
+  t.same(await waitFor(['openid', 'read', 'remote:read']), ['openid', 'read', 'remote:read'], 'the other instance created it');
   await there.tessera.clients.delete(remote.id);
-  t.same(await waitFor(['read']), ['read'], 'the other instance deleted it');
+  t.same(await waitFor(['openid', 'read']), ['openid', 'read'], 'the other instance deleted it');
 });

@@ -1,6 +1,8 @@
 // The discovery documents and the health endpoints.
 import t from 'tap';
+import * as oidc from 'openid-client';
 import { ISSUER, registerClient, startTessera } from './helpers/harness.ts';
+import { listeningTessera } from './helpers/verify-kit.ts';
 
 t.test('metadata, JWKS and health', async (t) => {
   const { app, tessera } = await startTessera(t);
@@ -21,8 +23,8 @@ t.test('metadata, JWKS and health', async (t) => {
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
-    scopes_supported: ['read', 'write'],
   });
+  t.same(doc.scopes_supported, ['openid', 'read', 'write'], 'openid, and every registered scope');
   t.same(
     doc.grant_types_supported,
     ['authorization_code', 'client_credentials', 'refresh_token'],
@@ -44,6 +46,54 @@ t.test('metadata, JWKS and health', async (t) => {
   const ready = await app.inject({ method: 'GET', url: '/readyz' });
   t.equal(ready.statusCode, 200);
   t.same(JSON.parse(ready.body), { status: 'ready' });
+});
+
+t.test('OpenID Connect discovery: the same document at both addresses', async (t) => {
+  const { app, tessera, issuer } = await listeningTessera(t);
+  await registerClient(tessera, { scopes: ['openid', 'profile', 'email', 'read'] });
+  const oauth = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
+  const openid = await app.inject({ method: 'GET', url: '/.well-known/openid-configuration' });
+  t.equal(openid.statusCode, 200);
+  t.equal(openid.body, oauth.body, 'byte for byte the same document');
+  for (const res of [oauth, openid]) t.equal(res.headers['cache-control'], 'public, max-age=60', 'cacheable as before');
+  const doc = JSON.parse(openid.body);
+  t.match(doc, {
+    issuer,
+    userinfo_endpoint: `${issuer}/userinfo`,
+    end_session_endpoint: `${issuer}/logout`,
+    response_types_supported: ['code'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['ES256'],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+  });
+  t.same(doc.scopes_supported, ['email', 'openid', 'profile', 'read']);
+  for (const claim of [
+    'sub',
+    'auth_time',
+    'nonce',
+    'at_hash',
+    'sid',
+    'preferred_username',
+    'name',
+    'email',
+    'email_verified',
+    'roles',
+    'groups',
+  ])
+    t.ok(doc.claims_supported.includes(claim), `claims_supported: ${claim}`);
+  // A relying party reads it from /.well-known/openid-configuration and checks it (Discovery 1.0 §4.3: the issuer).
+  const config = await oidc.discovery(new URL(issuer), 'a-client', undefined, undefined, { execute: [oidc.allowInsecureRequests] });
+  t.same(config.serverMetadata(), doc, 'openid-client accepts the OpenID Connect document');
+  const viaOAuth = await oidc.discovery(new URL(issuer), 'a-client', undefined, undefined, {
+    algorithm: 'oauth2',
+    execute: [oidc.allowInsecureRequests],
+  });
+  t.same(viaOAuth.serverMetadata(), doc, 'and the RFC 8414 one');
+  const documented = JSON.parse((await app.inject({ method: 'GET', url: '/openapi.json' })).body);
+  t.ok(documented.paths['/.well-known/openid-configuration']?.get, 'in /openapi.json');
 });
 
 t.test('metrics', async (t) => {

@@ -28,6 +28,7 @@ t.test('pruning', async (t) => {
     revocations: 0,
     auditEntries: 0,
     initialAccessTokens: 0,
+    sessions: 0,
   };
   const early = await tessera.store.prune(new Date());
   t.same(early, nothing, 'nothing is pruned before it expires');

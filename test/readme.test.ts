@@ -68,6 +68,11 @@ t.test('the README walkthrough works verbatim', async (t) => {
   t.match(run.out, /"kty": "EC"/, 'the JWKS was shown');
   t.match(run.out, /"issuer": "http:\/\/localhost:3000"/, 'the metadata was shown');
   t.match(run.out, /"scope": "notes:read"/, 'the authorization code was exchanged');
+  t.match(run.out, /"end_session_endpoint": "http:\/\/localhost:3000\/logout"/, 'the OpenID discovery document was shown');
+  t.match(run.out, /"auth_time": \d+/, 'the ID token was decoded');
+  t.match(run.out, /"nonce": "[0-9a-f]{32}"/, 'and carries the nonce');
+  t.match(run.out, /"preferred_username": "alice"/, '/userinfo answered');
+  t.match(run.out, /http:\/\/127\.0\.0\.1:8080\/signed-out\?state=bye/, 'logout sent the browser back with its state');
   t.match(run.out, /now signing with/, 'the key rotated');
   t.match(run.out, /signing[\s\S]*retired|retired[\s\S]*signing/, 'both keys listed');
 });

@@ -184,7 +184,7 @@ t.test('a confidential client: registered, then client_credentials with the secr
 
 t.test('a public client: authorization_code with its redirect URIs, through the sign-in page', async (t) => {
   const { app, tessera } = await startTessera(t);
-  await registerUser(tessera);
+  const { user } = await registerUser(tessera);
   const res = await register(app, await initialToken(tessera), {
     client_name: 'Mobile app',
     token_endpoint_auth_method: 'none',
@@ -199,6 +199,10 @@ t.test('a public client: authorization_code with its redirect URIs, through the 
   t.same(res.body_.grant_types, ['authorization_code', 'refresh_token'], 'the code flow, and refresh');
   t.same(res.body_.response_types, ['code']);
   t.same(res.body_.redirect_uris, [REDIRECT, LOOPBACK]);
+  // Registered by anyone with an initial access token, it is third-party: the user approves it (here
+  // beforehand, as the consent page would record it; the page has tests of its own).
+  t.equal((await tessera.clients.get(id)).consent, true, 'a dynamically registered client asks for consent');
+  await tessera.consents.approve(user.id, id, ['profile']);
 
   const { verifier, challenge } = pkcePair();
   const { page, code } = await authorizationCode(app, id, LOOPBACK, challenge);
@@ -331,6 +335,62 @@ t.test('RFC 7592: read, replace and delete with the registration access token', 
   const verified = await post(app, '/token/verify', { token: fresh.body_.access_token as string });
   t.equal(verified.statusCode, 401, 'its tokens are gone');
   unauthorized(t, await call(app, 'DELETE', url, rat), 'a second delete');
+});
+
+t.test('post_logout_redirect_uris (RP-Initiated Logout): registered, echoed, replaced; consent stays the operator’s', async (t) => {
+  const { app, tessera } = await startTessera(t);
+  const uris = ['https://app.example.com/signed-out', 'http://localhost:8765/bye'];
+  const created = await register(app, await initialToken(tessera), {
+    client_name: 'Logs out',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [REDIRECT],
+    post_logout_redirect_uris: uris,
+  });
+  t.equal(created.statusCode, 201, created.body);
+  t.same(created.body_.post_logout_redirect_uris, uris, 'echoed');
+  const id = created.body_.client_id as string;
+  const rat = created.body_.registration_access_token as string;
+  t.match(await tessera.clients.get(id), { postLogoutRedirectUris: uris, consent: true }, 'stored, and third-party');
+  const read = await call(app, 'GET', `/register/${id}`, rat);
+  t.same(read.body_.post_logout_redirect_uris, uris, 'read back');
+
+  const replaced = await call(app, 'PUT', `/register/${id}`, rat, {
+    client_id: id,
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [REDIRECT],
+    post_logout_redirect_uris: ['https://app.example.com/bye'],
+  });
+  t.equal(replaced.statusCode, 200, replaced.body);
+  t.same(replaced.body_.post_logout_redirect_uris, ['https://app.example.com/bye'], 'replaced');
+  // An operator trusts the client: an update of its metadata does not take that back, nor can it make itself first-party.
+  await tessera.clients.update(id, { consent: false });
+  const omitted = await call(app, 'PUT', `/register/${id}`, rat, {
+    client_id: id,
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [REDIRECT],
+  });
+  t.equal(omitted.statusCode, 200, omitted.body);
+  t.notOk('post_logout_redirect_uris' in omitted.body_, 'left out: removed (RFC 7592 §2.2)');
+  t.match(await tessera.clients.get(id), { postLogoutRedirectUris: [], consent: false }, 'consent is the operator’s setting');
+
+  const clients = await countClients(tessera);
+  for (const [what, value, description] of [
+    ['http on a host that is not loopback', ['http://app.example.com/bye'], /post-logout redirect URI must use https/],
+    ['a fragment', ['https://app.example.com/bye#x'], /post-logout redirect URI must not have a fragment/],
+    ['a relative URI', ['/bye'], /post-logout redirect URI is not an absolute URI/],
+  ] as const) {
+    const res = await register(app, await initialToken(tessera), { redirect_uris: [REDIRECT], post_logout_redirect_uris: value });
+    refused(t, res, 400, 'invalid_redirect_uri', what, description);
+  }
+  refused(
+    t,
+    await register(app, await initialToken(tessera), { post_logout_redirect_uris: 'https://app.example.com/bye' }),
+    400,
+    'invalid_client_metadata',
+    'not an array',
+    /post_logout_redirect_uris/,
+  );
+  t.equal(await countClients(tessera), clients, 'no refused registration created a client');
 });
 
 t.test('every change is in the audit log, by whom, with field names and never a secret', async (t) => {

@@ -14,5 +14,7 @@ module.exports = function setupRequest(request) {
     bodies = readFileSync(request.bodiesFile, 'utf8').split('\n').filter(Boolean);
     next = threadId * 337;
   }
+  // A GET sends no body (its "bodies" are placeholders that only count requests).
+  if (request.method === 'GET') return request;
   return { ...request, body: bodies[next++ % bodies.length] };
 };

@@ -1,5 +1,6 @@
 -- wrk script: POST to the URL's path, cycling through the bodies in $BENCH_INPUT (one a line,
--- already form-encoded); the headers come from wrk's -H.
+-- already form-encoded); the headers come from wrk's -H. With BENCH_METHOD=GET: GET the URL, no body
+-- (the input's lines are then placeholders).
 -- No response() hook: defining one makes wrk copy every answer's headers and body into Lua, which
 -- cost ~20% more generator CPU per request on the bare route. Failed answers are counted by wrk
 -- itself (summary.errors.status: status >= 400; none of these endpoints redirects).
@@ -11,8 +12,9 @@ function setup(thread)
 end
 
 function init()
+  local method = os.getenv('BENCH_METHOD') or 'POST'
   for k, body in ipairs(common.lines(os.getenv('BENCH_INPUT'))) do
-    requests[k] = wrk.format('POST', nil, nil, body)
+    requests[k] = wrk.format(method, nil, nil, method ~= 'GET' and body or nil)
   end
   n = #requests
   -- Threads start at different places in the list, so that they do not send the same token at once.

@@ -30,8 +30,12 @@ export interface ClientSettingsBody {
   max_session?: number;
   audience?: string | null;
   redirect_uris?: string[];
+  /** OpenID Connect RP-Initiated Logout: where /logout may send the browser back. */
+  post_logout_redirect_uris?: string[];
   origins?: string[];
   introspect?: boolean;
+  /** Third-party: the user approves its scopes on a consent page, once. */
+  consent?: boolean;
   browser?: boolean;
   admin?: boolean;
   jwks?: JwkSetJson | null;
@@ -55,8 +59,10 @@ export interface ClientView {
   max_session: number;
   audience: string | null;
   redirect_uris: string[];
+  post_logout_redirect_uris: string[];
   origins: string[];
   introspect: boolean;
+  consent: boolean;
   browser: boolean;
   admin: boolean;
   jwks: JwkSetJson | null;
@@ -108,6 +114,16 @@ export interface UserView {
   roles: string[];
   groups: string[];
   created_at: string;
+  updated_at: string;
+}
+
+/** A user's approval of a third-party client's scopes. */
+export interface ConsentView {
+  client_id: string;
+  client_name: string;
+  scopes: string[];
+  created_at: string;
+  /** When scopes were last added to the approval. */
   updated_at: string;
 }
 
@@ -215,6 +231,10 @@ export interface AdminApi {
     get(user: string): Promise<UserView>;
     update(user: string, body: UserPatchBody): Promise<UserView>;
     delete(user: string): Promise<void>;
+    /** The clients the user approved (`consent` clients), in client_id order. */
+    consents(user: string, query: PageQuery): Promise<PageView<ConsentView>>;
+    /** Withdraws the approval and ends the user's grants with that client; a NoSuchError when there is none. */
+    revokeConsent(user: string, clientId: string): Promise<void>;
   };
   tokens: {
     revoke(body: RevokeBody): Promise<RevokeResult>;

@@ -3,6 +3,7 @@
 // audit log with its actor, after it succeeded.
 import { withoutUndefined, type Clients, type ClientRegistration } from '../domain/clients.js';
 import type { AuditLog } from '../domain/audit.js';
+import type { Consents } from '../domain/consents.js';
 import type { DjangoImport } from '../domain/django-import.js';
 import { AdminError, NoSuchError } from '../domain/errors.js';
 import type { RegistrationTokens } from '../domain/registration-tokens.js';
@@ -23,7 +24,7 @@ import {
   type RevokeBody,
   type UserPatchBody,
 } from './api.js';
-import { auditView, clientView, importView, keyView, pageView, rotationView, userView } from './views.js';
+import { auditView, clientView, consentView, importView, keyView, pageView, rotationView, userView } from './views.js';
 
 /** What the admin operations use of the core, and nothing more. */
 export interface AdminServices {
@@ -35,6 +36,7 @@ export interface AdminServices {
   audit: AuditLog;
   registrationTokens: RegistrationTokens;
   djangoImport: DjangoImport;
+  consents: Consents;
   prune(): Promise<PruneCounts>;
 }
 
@@ -51,8 +53,10 @@ export function registrationOf(body: ClientSettingsBody): Partial<ClientRegistra
     maxSession: body.max_session,
     audience: body.audience,
     redirectUris: body.redirect_uris,
+    postLogoutRedirectUris: body.post_logout_redirect_uris,
     origins: body.origins,
     introspect: body.introspect,
+    consent: body.consent,
     browser: body.browser,
     admin: body.admin,
     jwks: body.jwks === undefined ? undefined : body.jwks === null ? null : JSON.stringify(body.jwks),
@@ -130,6 +134,19 @@ export function localAdmin(services: AdminServices, actor: string): AdminApi {
         const found = await users.find(user);
         await users.delete(found.username);
         await record('user.delete', found.id, { username: found.username });
+      },
+      async consents(user, query) {
+        const found = await users.find(user);
+        return pageView(await services.consents.page(found.id, limitOf(query), query.cursor), consentView);
+      },
+      async revokeConsent(user, clientId) {
+        const found = await users.find(user);
+        if (!(await services.consents.revoke(found.id, clientId))) {
+          // Which of the two is missing: the client, or only the approval.
+          await clients.get(clientId);
+          throw new NoSuchError(`${found.username} has not approved client "${clientId}"`);
+        }
+        await record('user.consent.revoke', found.id, { client_id: clientId });
       },
     },
     tokens: {

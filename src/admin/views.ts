@@ -2,7 +2,18 @@
 import { authMethod, isPublicClient, SECRET_TO_ROTATE } from '../domain/clients.js';
 import type { AuditRecord, ClientRecord, Page, SigningKeyRecord, UserRecord } from '../records.js';
 import type { ImportReport } from '../domain/django-import.js';
-import type { AuditView, ClientView, DjangoImportView, JwkSetJson, KeyView, PageView, SecretRotation, UserView } from './api.js';
+import type { ListedConsent } from '../domain/consents.js';
+import type {
+  AuditView,
+  ClientView,
+  ConsentView,
+  DjangoImportView,
+  JwkSetJson,
+  KeyView,
+  PageView,
+  SecretRotation,
+  UserView,
+} from './api.js';
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -20,8 +31,10 @@ export function clientView(client: ClientRecord): ClientView {
     max_session: client.maxSession,
     audience: client.audience,
     redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
     origins: client.origins,
     introspect: client.canIntrospect,
+    consent: client.consent,
     browser: client.browser,
     admin: client.admin,
     jwks: client.jwks as JwkSetJson | null,
@@ -51,6 +64,16 @@ export function userView(user: UserRecord): UserView {
     groups: user.groups,
     created_at: user.createdAt.toISOString(),
     updated_at: user.updatedAt.toISOString(),
+  };
+}
+
+export function consentView(consent: ListedConsent): ConsentView {
+  return {
+    client_id: consent.clientId,
+    client_name: consent.clientName,
+    scopes: consent.scopes,
+    created_at: consent.createdAt.toISOString(),
+    updated_at: consent.updatedAt.toISOString(),
   };
 }
 

@@ -29,8 +29,12 @@ interface ClientOptions {
   /** false with --no-audience. */
   audience?: string | false;
   redirectUri?: string[];
+  postLogoutRedirectUri?: string[];
+  /** false with --no-post-logout-redirect-uris. */
+  postLogoutRedirectUris?: boolean;
   origin?: string[];
   introspect?: boolean;
+  consent?: boolean;
   browser?: boolean;
   admin?: boolean;
   /** A file holding the JWK Set. */
@@ -65,6 +69,8 @@ function settingsOf(opts: ClientOptions): ClientSettingsBody {
   if (opts.public && opts.confidential) throw new AdminError('give --public or --confidential, not both');
   if (opts.keys === false && (opts.jwks !== undefined || opts.jwksUri !== undefined))
     throw new AdminError('give --no-keys or --jwks/--jwks-uri, not both');
+  if (opts.postLogoutRedirectUris === false && opts.postLogoutRedirectUri)
+    throw new AdminError('give --post-logout-redirect-uri or --no-post-logout-redirect-uris, not both');
   const body: ClientSettingsBody = {
     name: opts.name,
     public: opts.public ? true : opts.confidential ? false : undefined,
@@ -76,8 +82,10 @@ function settingsOf(opts: ClientOptions): ClientSettingsBody {
     max_session: opts.maxSession,
     audience: opts.audience === false ? null : opts.audience,
     redirect_uris: opts.redirectUri,
+    post_logout_redirect_uris: opts.postLogoutRedirectUris === false ? [] : opts.postLogoutRedirectUri,
     origins: opts.origin,
     introspect: opts.introspect,
+    consent: opts.consent,
     browser: opts.browser,
     admin: opts.admin,
     jwks: opts.keys === false ? null : opts.jwks === undefined ? undefined : readJwksFile(opts.jwks),
@@ -113,9 +121,14 @@ function settingsOptions(command: Command, update: boolean): Command {
   if (update) command.option('--no-audience', 'back to the default audience, the issuer');
   command
     .option('--redirect-uri <uri>', 'a redirect URI for authorization_code (repeatable)', repeat)
+    .option('--post-logout-redirect-uri <uri>', 'where /logout may send the browser back (OpenID Connect; repeatable)', repeat);
+  if (update) command.option('--no-post-logout-redirect-uris', 'remove every post-logout redirect URI');
+  command
     .option('--origin <origin>', 'a browser origin allowed besides those of the redirect URIs (repeatable)', repeat)
     .option('--introspect', "allowed to introspect other clients' tokens");
   if (update) command.option('--no-introspect', "not allowed to introspect other clients' tokens");
+  command.option('--consent', 'third-party: users approve its scopes on a consent page, once');
+  if (update) command.option('--no-consent', 'first-party: users are not asked to approve its scopes');
   command.option('--browser', 'browser client: refresh token in an HttpOnly cookie');
   if (update) command.option('--no-browser', 'not a browser client');
   command.option('--admin', 'may use the admin API (scope tessera:admin, by client_credentials)');

@@ -7,6 +7,7 @@ import type {
   AuditView,
   ClientView,
   ClientWithSecret,
+  ConsentView,
   DjangoImportView,
   IssuedToken,
   KeyView,
@@ -194,6 +195,8 @@ export function remoteAdmin(url: string, clientId: string, secret: string): Admi
       get: (user) => call<UserView>('GET', `/users/${segment(user)}`),
       update: (user, body) => call<UserView>('PATCH', `/users/${segment(user)}`, body),
       delete: (user) => call<void>('DELETE', `/users/${segment(user)}`),
+      consents: (user, query) => call<PageView<ConsentView>>('GET', `/users/${segment(user)}/consents${page(query)}`),
+      revokeConsent: (user, clientId) => call<void>('DELETE', `/users/${segment(user)}/consents/${segment(clientId)}`),
     },
     tokens: {
       revoke: (body) => call<RevokeResult>('POST', '/tokens/revoke', body),

@@ -128,4 +128,29 @@ export function userCommands(program: Command): void {
       await withAdmin((admin) => admin.users.delete(name));
       output({ user: name, deleted: true }, () => `deleted user ${name}`);
     });
+
+  user
+    .command('consents <user>')
+    .description('the third-party clients the user approved, with the scopes; --revoke withdraws one')
+    .option('--revoke <client_id>', 'withdraw the approval of this client: the user is asked again, and their grants with it end')
+    .action(async (name: string, opts: { revoke?: string }) => {
+      const clientId = opts.revoke;
+      if (clientId !== undefined) {
+        await withAdmin((admin) => admin.users.revokeConsent(name, clientId));
+        output(
+          { revoked: true, user: name, client_id: clientId },
+          () => `${name}'s approval of client ${clientId} is withdrawn; their grants with it ended`,
+        );
+        return;
+      }
+      const { items } = await withAdmin((admin) => listed((query) => admin.users.consents(name, query), {}));
+      output({ consents: items }, () =>
+        items.length === 0
+          ? `${name} has approved no client`
+          : table([
+              ['CLIENT_ID', 'NAME', 'SCOPES', 'APPROVED'],
+              ...items.map((c) => [c.client_id, c.client_name, c.scopes.join(' ') || '-', c.updated_at]),
+            ]),
+      );
+    });
 }

@@ -120,8 +120,10 @@ function asRegistration(client: ClientRecord): ClientRegistration {
     maxSession: client.maxSession,
     audience: client.audience,
     redirectUris: client.redirectUris,
+    postLogoutRedirectUris: client.postLogoutRedirectUris,
     origins: client.origins,
     introspect: client.canIntrospect,
+    consent: client.consent,
     browser: client.browser,
     admin: client.admin,
     jwks: client.jwks === null ? null : JSON.stringify(client.jwks),
@@ -132,19 +134,23 @@ function asRegistration(client: ClientRecord): ClientRegistration {
 /** A redirect URI that cannot be registered (RFC 7591 answers these `invalid_redirect_uri`). */
 export class RedirectUriError extends AdminError {}
 
-function checkRedirectUri(uri: string): void {
+/**
+ * A URI the browser may be sent to, compared exactly when used: a redirect URI, or a post-logout
+ * redirect URI (OpenID Connect RP-Initiated Logout §3.1, where the same rules protect the same thing).
+ */
+function checkRedirectUri(uri: string, what = 'redirect URI'): void {
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw new RedirectUriError(`redirect URI is not an absolute URI: "${uri}"`);
+    throw new RedirectUriError(`${what} is not an absolute URI: "${uri}"`);
   }
-  if (url.hash || uri.includes('#')) throw new RedirectUriError(`redirect URI must not have a fragment (RFC 6749 §3.1.2): "${uri}"`);
-  if (/\s/.test(uri)) throw new RedirectUriError(`redirect URI must not contain spaces: "${uri}"`);
+  if (url.hash || uri.includes('#')) throw new RedirectUriError(`${what} must not have a fragment (RFC 6749 §3.1.2): "${uri}"`);
+  if (/\s/.test(uri)) throw new RedirectUriError(`${what} must not contain spaces: "${uri}"`);
   // Native apps use a loopback redirect (RFC 8252 §7.3): private-use schemes (§7.1) can be claimed
   // by any app on the device, so, as the contract says, nothing but https and loopback http.
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-    throw new RedirectUriError(`redirect URI must use https (or http on loopback): "${uri}"`);
+    throw new RedirectUriError(`${what} must use https (or http on loopback): "${uri}"`);
 }
 
 /** An origin as browsers send it in `Origin`: scheme, host and port, nothing more. */
@@ -230,9 +236,9 @@ export class Clients {
     const tokenFormat = (input.tokenFormat ?? 'opaque') as TokenFormat;
     if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new AdminError('--token-format must be opaque or jwt');
     const redirectUris = [...new Set(input.redirectUris ?? [])];
-    redirectUris.forEach(checkRedirectUri);
+    redirectUris.forEach((uri) => checkRedirectUri(uri));
     const postLogoutRedirectUris = [...new Set(input.postLogoutRedirectUris ?? [])];
-    postLogoutRedirectUris.forEach(checkRedirectUri);
+    postLogoutRedirectUris.forEach((uri) => checkRedirectUri(uri, 'post-logout redirect URI'));
     const origins = [...new Set(input.origins ?? [])];
     origins.forEach(checkOrigin);
     for (const rule of rules) {
@@ -273,12 +279,15 @@ export class Clients {
   /**
    * Registers a client; the secret (confidential clients without keys) is returned here and never
    * again. A client registered with keys gets no secret: it authenticates by assertion only.
+   * A client registered dynamically (`registrationTokenDigest`: RFC 7591, by anyone holding an
+   * initial access token) is third-party: its users approve its scopes (`consent`). Only an
+   * operator may make it first-party later (RFC 7591 metadata never sets `consent`).
    */
   async register(
     input: ClientRegistration,
     registrationTokenDigest: string | null = null,
   ): Promise<{ client: ClientRecord; secret: string | null }> {
-    const settings = this.settle(input);
+    const settings = this.settle(registrationTokenDigest === null ? input : { ...input, consent: true });
     const generated = input.public === true || settings.jwks !== null || settings.jwksUri !== null ? null : this.secrets.generate();
     const client = await this.store.create({
       id: newClientId(),

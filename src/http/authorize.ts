@@ -1,9 +1,15 @@
-// GET /authorize shows the sign-in page for an authorization request (code flow with PKCE);
-// POST /authorize signs the user in and redirects to the client with a code (RFC 6749 §4.1).
-// The form is protected against CSRF by a double-submit cookie.
-import { randomBytes } from 'node:crypto';
+// The authorization endpoint (RFC 6749 §4.1, OpenID Connect Core 1.0 §3.1.2). GET /authorize
+// answers a request from the browser's single sign-on session when it can — a redirect with a
+// code, no page — and otherwise shows the sign-in page or, for a third-party client, the consent
+// page. POST /authorize is the sign-in form: it starts a new session. POST /authorize/consent is
+// the consent form. Both forms are protected against CSRF, and the code is issued only under a
+// live session.
+import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clients } from '../domain/clients.js';
+import type { Consents } from '../domain/consents.js';
+import { parseScope } from '../domain/scopes.js';
+import type { LiveSession, Sessions } from '../domain/sessions.js';
 import { ThrottledError } from '../domain/throttle.js';
 import type { Users } from '../domain/users.js';
 import type { Metrics } from '../metrics.js';
@@ -14,19 +20,22 @@ import {
   checkAuthorizationRequest,
   issueCode,
   redirectWith,
+  wantsNewSignIn,
   type AuthorizationParameters,
   type AuthorizationRequest,
 } from '../oauth/authorization-request.js';
 import { sameSecret } from '../tokens/constant-time.js';
 import type { TokenLifecycle } from '../tokens/lifecycle.js';
-import { errorPage, loginPage, STYLE_HASH } from './login-page.js';
+import { FormCsrf, sessionCookie, setSessionCookie, type SessionCookieOptions } from './page-cookies.js';
+import { describeScopes, sendPage, type Pages } from './pages.js';
 import { allParams, pick } from './params.js';
 import { noteRequestParties } from './request-log.js';
 import { commonErrors, documentationOnly, FORM_OR_JSON, oauthError, parameters } from './route-docs.js';
 
-const LOGIN_CSRF_COOKIE = 'tessera_login_csrf';
+const SIGN_IN_CSRF = new FormCsrf('tessera_login_csrf', '/authorize');
 /** The sign-in form's own fields, posted beside the authorization request. */
 const FORM_PARAMETERS = [...AUTHORIZATION_PARAMETERS, 'csrf', 'username', 'password'] as const;
+const CONSENT_PARAMETERS = [...AUTHORIZATION_PARAMETERS, 'csrf', 'decision'] as const;
 
 // ── The OpenAPI description (src/http/route-docs.ts): documentation only, never a check ──
 
@@ -37,7 +46,7 @@ const authorizationParameters = {
 };
 const toClient = {
   description:
-    'To the redirect URI (RFC 6749 §4.1.2, RFC 9207): `code`, `state` and `iss` after a sign-in; `error` (invalid_request, unsupported_response_type, unauthorized_client, invalid_scope), `error_description`, `state` and `iss` for a bad request once the client and its redirect URI are known good',
+    'To the redirect URI (RFC 6749 §4.1.2, RFC 9207): `code`, `state` and `iss` once the user is signed in (and, for a third-party client, has approved its scopes); `error` (invalid_request, unsupported_response_type, unauthorized_client, invalid_scope, request_not_supported, request_uri_not_supported, login_required and consent_required for prompt=none, access_denied when the user denies consent), `error_description`, `state` and `iss` for a request that cannot be granted once the client and its redirect URI are known good',
   type: 'null',
   headers: { Location: { type: 'string', description: 'the redirect URI with the response parameters in its query' } },
 };
@@ -49,25 +58,38 @@ const badRequest = {
     'application/json': { schema: oauthError('A malformed query string or body', ['invalid_request']) },
   },
 };
+const sessionCookieDoc = {
+  cookies: {
+    type: 'object',
+    properties: { tessera_session: { type: 'string', description: 'the single sign-on session (HttpOnly, SameSite=Lax, Path=/)' } },
+  },
+};
 
 const getSchema = {
   tags: ['oauth'],
-  summary: 'Authorization endpoint (RFC 6749 §4.1, PKCE S256): the sign-in page',
+  summary: 'Authorization endpoint (RFC 6749 §4.1, PKCE S256, OpenID Connect): a code at once, or the sign-in or consent page',
   description:
-    'The authorization code flow for public and confidential clients registered with authorization_code. A valid request gets the HTML sign-in form (CSRF-protected by the tessera_login_csrf cookie); a request that is bad once the client and redirect URI are known is redirected back with `error`.',
+    "The authorization code flow for public and confidential clients registered with authorization_code. With a live session (the tessera_session cookie) that the request's prompt and max_age accept, the answer is the redirect with a code, without a page, unless a third-party client needs the user's consent. Otherwise the HTML sign-in form (CSRF-protected by the tessera_login_csrf cookie), or the consent page; with prompt=none, the redirect with `login_required` or `consent_required` instead. A request that is bad once the client and redirect URI are known is redirected back with `error`.",
   security: [],
   querystring: parameters(AUTHORIZATION_PARAMETERS, {
     ...authorizationParameters,
-    description: 'The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3); each parameter at most once',
+    description: 'The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1); each parameter at most once',
   }),
-  response: { 200: page('The sign-in page'), 302: toClient, 400: badRequest, 500: commonErrors[500], 503: commonErrors[503] },
+  ...sessionCookieDoc,
+  response: {
+    200: page('The sign-in page, or the consent page of a third-party client'),
+    302: toClient,
+    400: badRequest,
+    500: commonErrors[500],
+    503: commonErrors[503],
+  },
 };
 
 const postSchema = {
   tags: ['oauth'],
-  summary: 'The sign-in form posted: sign the user in and redirect to the client with a code',
+  summary: 'The sign-in form posted: start a session, then redirect to the client with a code (or ask for consent)',
   description:
-    'What the sign-in page posts: the authorization request again (its hidden fields), `csrf`, `username` and `password`. The code is single-use, bound to the client, the redirect URI and the PKCE challenge.',
+    'What the sign-in page posts: the authorization request again (its hidden fields), `csrf`, `username` and `password`. A success starts a new single sign-on session (the tessera_session cookie, replacing any other) and answers as GET /authorize does with that session: the consent page for a third-party client that needs it, else the redirect with a code. The code is single-use, bound to the client, the redirect URI and the PKCE challenge.',
   security: [],
   consumes: FORM_OR_JSON,
   body: parameters(FORM_PARAMETERS, {
@@ -75,6 +97,7 @@ const postSchema = {
     required: [...authorizationParameters.required, 'csrf', 'username', 'password'],
   }),
   response: {
+    200: page('The consent page: the user signed in, and the third-party client needs their approval'),
     302: toClient,
     400: badRequest,
     401: page('The username or password is not right: the form again, with the username kept'),
@@ -87,92 +110,161 @@ const postSchema = {
   },
 };
 
+const consentSchema = {
+  tags: ['oauth'],
+  summary: "The consent form posted: approve (or deny) a third-party client's scopes",
+  description:
+    "What the consent page posts: the authorization request again (its hidden fields), `csrf` (bound to the browser's session and to the request) and `decision`. `allow` remembers the approval for this user and client (it covers these scopes and any subset of them next time) and redirects with a code; `deny` redirects with `error=access_denied`.",
+  security: [],
+  consumes: FORM_OR_JSON,
+  body: parameters(CONSENT_PARAMETERS, {
+    ...authorizationParameters,
+    required: [...authorizationParameters.required, 'csrf', 'decision'],
+    own: { csrf: { description: "the consent form's CSRF value (its hidden field), bound to the session and to the request" } },
+  }),
+  ...sessionCookieDoc,
+  response: {
+    302: toClient,
+    400: badRequest,
+    401: page('The session ended meanwhile: the sign-in page'),
+    403: page('The CSRF value is not that of this session and request (an old form, or one not sent from this page)'),
+    ...commonErrors,
+  },
+};
+
 export interface AuthorizeServices {
   clients: Pick<Clients, 'find'>;
   users: Pick<Users, 'signIn'>;
   tokens: TokenLifecycle;
+  sessions: Pick<Sessions, 'find' | 'start'>;
+  consents: Pick<Consents, 'covers' | 'approve'>;
+  pages: Pages;
   issuer: string;
-  secureCookies: boolean;
+  sessionCookie: SessionCookieOptions;
+  /** Keys the consent form's CSRF value to the session (derived from the server secret). */
+  csrfKey: Buffer;
   metrics: Pick<Metrics, 'signInFailures' | 'throttled'>;
 }
 
-/** The declared parameters, or the page that says what is wrong with them. */
-function readParams<P extends string>(reply: FastifyReply, source: unknown, names: readonly P[]) {
-  try {
-    return pick(allParams(source), names);
-  } catch (error) {
-    if (!(error instanceof OAuthError)) throw error;
-    void html(reply, 400, errorPage(error.message));
-    return null;
-  }
+/** Whether a third-party client must ask the user first: prompt=consent, or scopes not approved yet. */
+async function needsConsent(consents: AuthorizeServices['consents'], request: AuthorizationRequest, userId: string): Promise<boolean> {
+  if (!request.client.consent) return false;
+  if (request.prompt.has('consent')) return true;
+  return !(await consents.covers(userId, request.client.id, parseScope(request.scope)));
 }
 
-function html(reply: FastifyReply, status: number, body: string, formTarget?: string) {
-  // The page may post only to us; Chrome applies form-action to the redirect after the post too,
-  // so the client's redirect origin is allowed there as well.
-  const formAction = formTarget ? `'self' ${new URL(formTarget).origin}` : `'self'`;
-  return reply
-    .code(status)
-    .header(
-      'Content-Security-Policy',
-      `default-src 'none'; style-src ${STYLE_HASH}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
-    )
-    .header('Cache-Control', 'no-store')
-    .type('text/html; charset=utf-8')
-    .send(body);
-}
+export function authorizeRoutes(app: FastifyInstance, services: AuthorizeServices): void {
+  const { clients, users, tokens, sessions, consents, pages, issuer, metrics } = services;
+  const secure = services.sessionCookie.secure;
 
-export function authorizeRoutes(
-  app: FastifyInstance,
-  { clients, users, tokens, issuer, secureCookies: secure, metrics }: AuthorizeServices,
-): void {
-  const fail = (reply: FastifyReply, error: unknown) => {
-    if (!(error instanceof AuthorizationError)) throw error;
-    if (!error.redirect) return html(reply, 400, errorPage(error.description));
-    const { uri, state } = error.redirect;
-    return reply.redirect(redirectWith(uri, { error: error.error, error_description: error.description, state, iss: issuer }), 302);
+  /**
+   * The consent form's CSRF value: an HMAC of the session and the authorization request, so that
+   * no other site can make it up, only a page shown under this very session can post it (a sign-in
+   * as someone else meanwhile voids it), and what is approved is exactly the request the page showed.
+   */
+  const consentCsrf = (session: LiveSession, params: AuthorizationParameters) =>
+    createHmac('sha256', services.csrfKey)
+      .update(`consent\0${session.record.id}\0${JSON.stringify(pick(params, AUTHORIZATION_PARAMETERS))}`)
+      .digest('base64url');
+
+  /** The declared parameters, or the page that says what is wrong with them. */
+  const readParams = <P extends string>(reply: FastifyReply, source: unknown, names: readonly P[]) => {
+    try {
+      return pick(allParams(source), names);
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error;
+      void sendPage(reply, 400, pages.error({ description: error.message }));
+      return null;
+    }
   };
 
-  const showForm = (
+  /** The request checked, or null once the error has been answered (a page, or a redirect to the client). */
+  const checked = async (reply: FastifyReply, params: AuthorizationParameters) => {
+    try {
+      return await checkAuthorizationRequest(clients, params);
+    } catch (error) {
+      if (!(error instanceof AuthorizationError)) throw error;
+      if (!error.redirect) void sendPage(reply, 400, pages.error({ description: error.description }));
+      else void redirectError(reply, error.redirect, error.error, error.description);
+      return null;
+    }
+  };
+
+  const redirectError = (reply: FastifyReply, to: { uri: string; state: string | undefined }, error: string, description: string) =>
+    reply.redirect(redirectWith(to.uri, { error, error_description: description, state: to.state, iss: issuer }), 302);
+
+  const refuse = (reply: FastifyReply, request: AuthorizationRequest, error: string, description: string) =>
+    redirectError(reply, { uri: request.redirectUri, state: request.state }, error, description);
+
+  const showSignIn = (
     reply: FastifyReply,
     request: AuthorizationRequest,
     params: AuthorizationParameters,
     status: number,
-    extra: { error?: string; username?: string } = {},
+    extra: { error?: string; username?: string | undefined } = {},
   ) => {
-    const csrf = randomBytes(32).toString('base64url');
-    reply.setCookie(LOGIN_CSRF_COOKIE, csrf, { httpOnly: true, secure, sameSite: 'strict', path: '/authorize' });
-    return html(
-      reply,
-      status,
-      loginPage({ clientName: request.client.name, scope: request.scope, hidden: pick(params, AUTHORIZATION_PARAMETERS), csrf, ...extra }),
-      request.redirectUri,
-    );
+    const csrf = SIGN_IN_CSRF.issue(reply, secure);
+    const { username, error } = extra;
+    const html = pages.signIn({
+      action: '/authorize',
+      hidden: pick(params, AUTHORIZATION_PARAMETERS),
+      csrf,
+      clientName: request.client.name,
+      scopes: parseScope(request.scope),
+      ...(username === undefined ? {} : { username }),
+      ...(error === undefined ? {} : { error }),
+    });
+    return sendPage(reply, status, html, request.redirectUri);
+  };
+
+  const showConsent = (reply: FastifyReply, request: AuthorizationRequest, params: AuthorizationParameters, session: LiveSession) => {
+    const html = pages.consent({
+      action: '/authorize/consent',
+      hidden: pick(params, AUTHORIZATION_PARAMETERS),
+      csrf: consentCsrf(session, params),
+      clientName: request.client.name,
+      scopes: describeScopes(parseScope(request.scope)),
+      username: session.user.username,
+    });
+    return sendPage(reply, 200, html, request.redirectUri);
+  };
+
+  const sendCode = async (reply: FastifyReply, request: AuthorizationRequest, session: LiveSession) => {
+    const code = await issueCode(tokens, request, session.record);
+    return reply.redirect(redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }), 302);
+  };
+
+  /** The user is signed in (now, or by a session the request accepts): ask for consent if needed, else the code. */
+  const signedIn = async (reply: FastifyReply, request: AuthorizationRequest, params: AuthorizationParameters, session: LiveSession) => {
+    if (await needsConsent(consents, request, session.user.id)) {
+      if (request.prompt.has('none')) return refuse(reply, request, 'consent_required', 'The user has not approved this application');
+      return showConsent(reply, request, params, session);
+    }
+    return sendCode(reply, request, session);
   };
 
   // documentationOnly: the schemas document; the endpoint reads its parameters itself (src/http/route-docs.ts).
   app.get('/authorize', { schema: getSchema, ...documentationOnly }, async (req: FastifyRequest, reply) => {
     const params = readParams(reply, req.query, AUTHORIZATION_PARAMETERS);
     if (!params) return reply;
-    try {
-      return showForm(reply, await checkAuthorizationRequest(clients, params), params, 200);
-    } catch (error) {
-      return fail(reply, error);
+    const request = await checked(reply, params);
+    if (!request) return reply;
+    const session = await sessions.find(sessionCookie(req));
+    if (!session || wantsNewSignIn(request, session.record.authTime)) {
+      if (request.prompt.has('none')) return refuse(reply, request, 'login_required', 'The user must sign in');
+      return showSignIn(reply, request, params, 200, { username: request.loginHint });
     }
+    noteRequestParties(req, request.client.id, session.user.id);
+    return signedIn(reply, request, params, session);
   });
 
   app.post('/authorize', { schema: postSchema, ...documentationOnly }, async (req: FastifyRequest, reply) => {
     const params = readParams(reply, req.body, FORM_PARAMETERS);
     if (!params) return reply;
-    let request: AuthorizationRequest;
-    try {
-      request = await checkAuthorizationRequest(clients, params);
-    } catch (error) {
-      return fail(reply, error);
-    }
-    const cookie = req.cookies[LOGIN_CSRF_COOKIE];
-    if (!cookie || !params.csrf || !sameSecret(cookie, params.csrf)) {
-      return showForm(reply, request, params, 403, {
+    const request = await checked(reply, params);
+    if (!request) return reply;
+    if (!SIGN_IN_CSRF.matches(req, params.csrf)) {
+      return showSignIn(reply, request, params, 403, {
         error: 'Your sign-in form expired or was not sent from this page. Please try again.',
       });
     }
@@ -184,15 +276,40 @@ export function authorizeRoutes(
       if (!(error instanceof ThrottledError)) throw error;
       metrics.throttled.inc({ endpoint: '/authorize' });
       reply.header('Retry-After', String(error.retryAfter));
-      return showForm(reply, request, params, 429, { username, error: 'Too many failed attempts. Please wait a while and try again.' });
+      return showSignIn(reply, request, params, 429, { username, error: 'Too many failed attempts. Please wait a while and try again.' });
     }
     if (!user) {
       metrics.signInFailures.inc({ endpoint: '/authorize' });
-      return showForm(reply, request, params, 401, { username, error: 'The username or password is not right.' });
+      return showSignIn(reply, request, params, 401, { username, error: 'The username or password is not right.' });
     }
     noteRequestParties(req, request.client.id, user.id);
-    reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/authorize' });
-    const code = await issueCode(tokens, request, user);
-    return reply.redirect(redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }), 302);
+    SIGN_IN_CSRF.clear(reply);
+    // A new session whoever was signed in before: the browser's cookie now names this sign-in. The
+    // previous session is not ended (its grants go on) and lapses unused.
+    const started = await sessions.start(user.id);
+    setSessionCookie(reply, started.value, services.sessionCookie);
+    // The sign-in just happened: prompt=login and max_age are answered, and are not asked again.
+    return signedIn(reply, request, params, { record: started.record, user });
+  });
+
+  app.post('/authorize/consent', { schema: consentSchema, ...documentationOnly }, async (req: FastifyRequest, reply) => {
+    const params = readParams(reply, req.body, CONSENT_PARAMETERS);
+    if (!params) return reply;
+    const request = await checked(reply, params);
+    if (!request) return reply;
+    const session = await sessions.find(sessionCookie(req));
+    if (!session) return showSignIn(reply, request, params, 401, { error: 'Your session has ended. Please sign in again.' });
+    if (params.csrf === undefined || !sameSecret(params.csrf, consentCsrf(session, params))) {
+      return sendPage(
+        reply,
+        403,
+        pages.error({ description: 'This consent form expired or was not sent from this page. Go back to the application and try again.' }),
+      );
+    }
+    noteRequestParties(req, request.client.id, session.user.id);
+    if (params.decision === 'deny') return refuse(reply, request, 'access_denied', 'The user denied the request');
+    if (params.decision !== 'allow') return sendPage(reply, 400, pages.error({ description: 'The consent form was not answered.' }));
+    await consents.approve(session.user.id, request.client.id, parseScope(request.scope));
+    return sendCode(reply, request, session);
   });
 }

@@ -39,7 +39,8 @@ class ForeignOriginError extends OAuthError {
   }
 }
 
-function allowedOrigins(client: ClientRecord): Set<string> {
+/** A client's allowed origins: those of its web redirect URIs, and its registered ones (they govern CORS too). */
+export function allowedOrigins(client: ClientRecord): Set<string> {
   // A custom-scheme redirect URI (a native app's) has the opaque origin "null": it allows nothing.
   const web = client.redirectUris.map((uri) => new URL(uri)).filter((url) => url.protocol === 'https:' || url.protocol === 'http:');
   return new Set([...web.map((url) => url.origin), ...client.origins]);

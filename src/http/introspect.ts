@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Clients } from '../domain/clients.js';
 import { introspect } from '../oauth/introspection.js';
 import type { TokenInspector } from '../tokens/inspector.js';
+import { rolesAndGroups } from '../tokens/minter.js';
 import { authenticateClient, CLIENT_AUTH_PARAMETERS } from './client-auth.js';
 import { bodyParams } from './params.js';
 import { noteRequestParties } from './request-log.js';
@@ -15,6 +16,7 @@ import {
   noStore,
   oauthError,
   parameters,
+  userLabels,
 } from './route-docs.js';
 
 /** token_type_hint is read and ignored (RFC 7662 §2.1): the token's shape says what it is. */
@@ -38,6 +40,8 @@ const introspectionSchema = {
     iss: { type: 'string', description: 'the issuer' },
     jti: { type: 'string', description: "the token's id: what a revocation on the stream names" },
     sid: { type: 'string', description: "a user's token: its grant (refresh family), as the revocation stream names it" },
+    roles: userLabels('roles'),
+    groups: userLabels('groups'),
   },
   headers: noStore,
 } as const;
@@ -88,6 +92,7 @@ export function introspectRoute(app: FastifyInstance, { clients, inspector, issu
       jti: active.jti,
       // As in JWT access tokens: what a family's revocation on the stream names (GET /revocations).
       ...(active.sid !== null ? { sid: active.sid } : {}),
+      ...rolesAndGroups(active.user),
     });
   });
 }

@@ -9,6 +9,7 @@ import type { Revocation } from '../tokens/revocation.js';
 import { checkBrowserOrigin, clearBrowserSession, presentedRefreshCookie, type BrowserCookies } from './browser-session.js';
 import { authenticateClient, CLIENT_AUTH_PARAMETERS } from './client-auth.js';
 import { bodyParams } from './params.js';
+import { noteRequestParties } from './request-log.js';
 import {
   browserSession,
   clientAuthentication,
@@ -55,6 +56,7 @@ export function logoutRoute(app: FastifyInstance, services: LogoutServices): voi
   app.post('/token/logout', { schema, ...documentationOnly }, async (request, reply) => {
     const params = bodyParams(request, CLIENT_AUTH_PARAMETERS);
     const client = await authenticateClient(services.clients, request, params);
+    noteRequestParties(request, client.id);
     if (!client.browser) throw new InvalidRequestError('Invalid request: only browser clients sign out here; others use /revoke');
     checkBrowserOrigin(request, client);
     const presented = await presentedRefreshCookie(request, services.browserCookies.csrfKey, services.tokens);

@@ -38,6 +38,11 @@ export function noteRequestParties(request: FastifyRequest, clientId: string, su
   if (sub != null) parties[SUB] = sub;
 }
 
+/** The client the endpoint noted (null until it knows one): CORS answers by it (src/http/cors.ts). */
+export function notedClientId(request: FastifyRequest): string | null {
+  return (request as FastifyRequest & Parties)[CLIENT_ID];
+}
+
 function echoRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
   reply.header('X-Request-Id', request.id);
   done();

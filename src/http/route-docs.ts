@@ -58,11 +58,35 @@ const PARAMETERS: Record<string, { description: string; enum?: readonly string[]
   token: { description: 'the token' },
   token_type_hint: { description: "read and ignored (the token's own shape says what it is)" },
   audience: { description: 'the token is valid only if its `aud` is this value (RFC 9068 §4)' },
+  access_token: { description: 'the access token, in a form body (RFC 6750 §2.2), when not in `Authorization: Bearer`; never in the URL' },
   response_type: { description: 'only `code`', enum: ['code'] },
   state: { description: 'opaque to the server, passed back to the redirect URI' },
   code_challenge: { description: 'PKCE: BASE64URL(SHA-256(code_verifier)), 43 characters' },
   code_challenge_method: { description: 'only `S256`', enum: ['S256'] },
   csrf: { description: "the sign-in form's CSRF value (its hidden field), matched against the tessera_login_csrf cookie" },
+  nonce: { description: 'OpenID Connect: echoed in the ID token; at most 512 characters', maxLength: 512 },
+  prompt: {
+    description:
+      'OpenID Connect: space-separated `none` (answer without any page: `login_required` or `consent_required` when one is needed), `login` (sign in again), `consent` (ask again), `select_account` (served as `login`); `none` with another value is invalid_request',
+  },
+  max_age: {
+    description:
+      'OpenID Connect: the most seconds since the sign-in; an older session signs in again (0: always). A value beyond any lifetime means no limit',
+  },
+  login_hint: { description: 'OpenID Connect: prefills the username on the sign-in page' },
+  request: { description: 'OpenID Connect request object: not supported (`request_not_supported`)' },
+  request_uri: { description: 'OpenID Connect request object by reference: not supported (`request_uri_not_supported`)' },
+  decision: { description: 'the consent form: `allow` or `deny`', enum: ['allow', 'deny'] },
+  id_token_hint: {
+    description:
+      'RP-Initiated Logout: an ID token this server issued to the client (an expired one counts); names the user, the client and the session',
+  },
+  post_logout_redirect_uri: {
+    description:
+      "RP-Initiated Logout: where to send the browser afterwards; exactly one of the client's registered post-logout redirect URIs",
+  },
+  logout_hint: { description: 'RP-Initiated Logout: read and ignored' },
+  ui_locales: { description: 'read and ignored' },
 };
 
 /**
@@ -166,5 +190,17 @@ export const browserSession = {
     },
   },
 } as const;
+
+/**
+ * A user's `roles` or `groups` in an answer about their token: their current list, present only
+ * when not empty (the same rule at /token/verify, /introspect and /userinfo, and in JWT access tokens).
+ */
+export function userLabels(which: 'roles' | 'groups') {
+  return {
+    type: 'array',
+    items: { type: 'string' },
+    description: `the user's ${which} as they are now (for a JWT too, whatever it carries), only when they have some`,
+  } as const;
+}
 
 export const noStore = { 'Cache-Control': { type: 'string', description: 'no-store (with Pragma: no-cache)' } };

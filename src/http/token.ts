@@ -40,6 +40,11 @@ export const tokenResponseSchema = {
       description:
         'a new `tsr_…` token (each refresh rotates it), for the grants that issue one (not client_credentials); a browser client gets it as the tessera_refresh cookie instead',
     },
+    id_token: {
+      type: 'string',
+      description:
+        "OpenID Connect: an ID token (ES256, typ JWT) when the grant's scope holds `openid`, from the authorization_code grant and each refresh of it (never the password grant)",
+    },
   },
   headers: {
     ...noStore,
@@ -104,6 +109,8 @@ export async function answerTokenRequest(
     expires_in: secondsUntil(issued.expiresAt),
     scope: issued.scope,
     ...(issued.refreshToken && !client.browser ? { refresh_token: issued.refreshToken } : {}),
+    // A browser client gets it in the body too: it is for the client to read, and opens no API.
+    ...(issued.idToken !== undefined ? { id_token: issued.idToken } : {}),
   });
 }
 
@@ -115,6 +122,7 @@ export function tokenRoute(app: FastifyInstance, services: TokenEndpointServices
       '`grant_type` chooses the grant, and with it the parameters read: `authorization_code` (`code`, `redirect_uri`, `code_verifier`: PKCE S256 is required), ' +
       '`client_credentials` (`scope`; confidential clients only, no refresh token), `refresh_token` (`refresh_token`, `scope` to narrow; the refresh token rotates, and one used twice ends its whole family), ' +
       '`password` (`username`, `password`, `scope`; deprecated by RFC 9700, only for clients registered with it). A client uses only the grants it is registered for. ' +
+      'When the scope granted by `authorization_code` holds `openid`, the answer has an `id_token` (OpenID Connect), and so has each refresh of that grant. ' +
       'The client authenticates with HTTP Basic (client_secret_basic), `client_id` + `client_secret` in the body (client_secret_post), a `client_assertion` (private_key_jwt), or `client_id` alone (a public client); one method per request. ' +
       "A browser client's refresh token travels in the tessera_refresh cookie with the X-CSRF-Token header, never in the body, and its requests must come from its allowed origins.",
     security: clientAuthentication,

@@ -2,9 +2,10 @@
 // for this service)? No client authentication.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TokenInspector } from '../tokens/inspector.js';
+import { rolesAndGroups } from '../tokens/minter.js';
 import { bearerToken, bodyParams, drfToken } from './params.js';
 import { noteRequestParties } from './request-log.js';
-import { commonErrors, documentationOnly, FORM_OR_JSON, noStore, oauthError, parameters, security } from './route-docs.js';
+import { commonErrors, documentationOnly, FORM_OR_JSON, noStore, oauthError, parameters, security, userLabels } from './route-docs.js';
 
 // Every property the answer can hold: fast-json-stringify drops any other (src/http/route-docs.ts).
 const activeSchema = {
@@ -18,6 +19,8 @@ const activeSchema = {
     exp: { type: 'integer', description: 'expiry, seconds since the epoch' },
     aud: { type: 'string', description: "the token's audience: its client's registered audience, by default the issuer" },
     token_type: { type: 'string', enum: ['Bearer'] },
+    roles: userLabels('roles'),
+    groups: userLabels('groups'),
   },
   headers: noStore,
 } as const;
@@ -81,6 +84,7 @@ export function verifyRoute(app: FastifyInstance, inspector: TokenInspector): vo
       exp: active.exp,
       aud: active.aud,
       token_type: 'Bearer',
+      ...rolesAndGroups(active.user),
     });
   });
 }

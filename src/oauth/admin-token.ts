@@ -33,6 +33,6 @@ export async function issueAdminToken(
     throw new AdminError(`--ttl for a JWT client may be at most its access token lifetime (${client.accessTtl} s)`);
   }
   const scope = formatScope(scopes?.length ? scopes : client.scopes);
-  const minted = await services.tokens.issueAccessToken(client, user.id, scope, ttl);
+  const minted = await services.tokens.issueAccessToken(client, user, scope, ttl);
   return { minted, scope, client, user };
 }

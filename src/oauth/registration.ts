@@ -16,6 +16,8 @@ export type RegistrationAuthMethod = (typeof REGISTRATION_AUTH_METHODS)[number];
 /** The metadata Tessera reads (RFC 7591 §2); any other member is ignored, as §2 asks. JSON null counts as absent. */
 export interface ClientMetadata {
   redirect_uris?: string[] | null;
+  /** OpenID Connect RP-Initiated Logout §3.1: where /logout may send the browser back. */
+  post_logout_redirect_uris?: string[] | null;
   token_endpoint_auth_method?: RegistrationAuthMethod | null;
   grant_types?: string[] | null;
   response_types?: string[] | null;
@@ -28,6 +30,7 @@ export interface ClientMetadata {
 /** The metadata fields above, by name: what the audit log records of a registration or an update. */
 export const METADATA_FIELDS = [
   'redirect_uris',
+  'post_logout_redirect_uris',
   'token_endpoint_auth_method',
   'grant_types',
   'response_types',
@@ -53,6 +56,12 @@ const uri = { type: 'string', minLength: 1, maxLength: 2000 } as const;
 
 const metadataProperties = {
   redirect_uris: { type: orNull('array'), items: uri, maxItems: 20, description: 'https, or http on a loopback host (RFC 8252)' },
+  post_logout_redirect_uris: {
+    type: orNull('array'),
+    items: uri,
+    maxItems: 20,
+    description: 'where /logout may send the browser back (OpenID Connect RP-Initiated Logout §3.1); the same rules as redirect_uris',
+  },
   token_endpoint_auth_method: {
     type: orNull('string'),
     enum: [...REGISTRATION_AUTH_METHODS, null],
@@ -107,6 +116,7 @@ export const clientInformationSchema = {
     grant_types: strings,
     response_types: strings,
     redirect_uris: strings,
+    post_logout_redirect_uris: strings,
     scope: { type: 'string' },
     jwks: { type: 'object', additionalProperties: true },
     jwks_uri: { type: 'string' },
@@ -146,6 +156,7 @@ const IN_METADATA_TERMS: [RegExp, string][] = [
   [/--jwks-uri\b/g, 'jwks_uri'],
   [/--jwks\b/g, 'jwks'],
   [/--redirect-uri\b/g, 'redirect_uris'],
+  [/--post-logout-redirect-uri\b/g, 'post_logout_redirect_uris'],
   [/--name\b/g, 'client_name'],
   [/--scope\b/g, 'scope'],
   [/--grant\b/g, 'grant_types'],
@@ -190,7 +201,8 @@ export interface MappedRegistration {
   /**
    * Every setting RFC 7591 metadata governs, each given explicitly (so that an update replaces
    * them all, RFC 7592 §2.2); the rest of a client's settings (token format, lifetimes, audience,
-   * origins, introspection, admin) are the operator's and never come from here.
+   * origins, introspection, admin, consent) are the operator's and never come from here. (A client
+   * registered here starts third-party, with `consent`: Clients.register decides that.)
    */
   registration: ClientRegistration;
   authMethod: RegistrationAuthMethod;
@@ -244,6 +256,7 @@ export function registrationOf(metadata: ClientMetadata): MappedRegistration {
       grants,
       scopes,
       redirectUris,
+      postLogoutRedirectUris: metadata.post_logout_redirect_uris ?? [],
       jwks: metadata.jwks == null ? null : JSON.stringify(metadata.jwks),
       jwksUri: metadata.jwks_uri ?? null,
     },
@@ -278,6 +291,7 @@ export function metadataOf(client: ClientRecord, asked?: RegistrationAuthMethod)
     grant_types: client.grants,
     response_types: client.grants.includes('authorization_code') ? ['code'] : [],
     redirect_uris: client.redirectUris,
+    ...(client.postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: client.postLogoutRedirectUris } : {}),
     ...(scopes.length > 0 ? { scope: formatScope(scopes) } : {}),
     ...(client.jwks !== null ? { jwks: client.jwks } : {}),
     ...(client.jwksUri !== null ? { jwks_uri: client.jwksUri } : {}),

@@ -2,7 +2,8 @@
 
 // 'revocation': new rows in the revocation log (src/store/revocations.ts) for the stream to send.
 // 'created': rows were created in bulk (an import) under keys a cache may remember as missing.
-export type ChangeKind = 'user' | 'client' | 'grant' | 'access' | 'jwt' | 'keys' | 'revocation' | 'created';
+// 'session': a browser session ended (its subject: the cookie's digest, the key it is cached by).
+export type ChangeKind = 'user' | 'client' | 'grant' | 'access' | 'jwt' | 'keys' | 'revocation' | 'created' | 'session';
 
 export interface Change {
   kind: ChangeKind;
@@ -15,7 +16,7 @@ export interface ChangeListener {
   onReset(): void;
 }
 
-const KINDS = new Set<string>(['user', 'client', 'grant', 'access', 'jwt', 'keys', 'revocation', 'created']);
+const KINDS = new Set<string>(['user', 'client', 'grant', 'access', 'jwt', 'keys', 'revocation', 'created', 'session']);
 
 /** A change read back from the database or a notification; null for a kind this version does not know. */
 export function decodeChange(kind: string, subject: string): Change | null {

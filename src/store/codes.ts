@@ -1,12 +1,22 @@
 // Authorization codes (RFC 6749 §4.1), stored by digest.
 import type { AuthorizationCodeRecord, NewAuthorizationCode } from '../records.js';
 import type { Db } from './dialect.js';
+import { GroupCommit } from './group-commit.js';
 
 export class CodeStore {
-  constructor(private readonly db: Db) {}
+  /** /authorize with a live session issues a code per request, no page in between: concurrent saves share one commit. */
+  private readonly saves: GroupCommit<NewAuthorizationCode, undefined>;
 
-  async save(code: NewAuthorizationCode): Promise<void> {
-    await this.db.authorizationCode.create({ data: code });
+  constructor(private readonly db: Db) {
+    this.saves = new GroupCommit(async (codes) => {
+      await this.db.authorizationCode.createMany({ data: codes });
+      return codes.map(() => undefined);
+    });
+  }
+
+  /** Resolves once the code is committed. */
+  save(code: NewAuthorizationCode): Promise<void> {
+    return this.saves.write(code);
   }
 
   find(digest: string): Promise<AuthorizationCodeRecord | null> {

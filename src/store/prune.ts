@@ -1,6 +1,7 @@
 // Removes rows nothing needs any more, in small batches so that no long transaction blocks the
 // token endpoints: expired tokens, codes and grants, grants revoked long ago, old change events,
-// signing keys past their publication, and used client assertions past their expiry.
+// signing keys past their publication, used client assertions past their expiry, and browser
+// sessions that ended or reached their absolute end.
 import type { Db } from './dialect.js';
 
 const BATCH = 500;
@@ -20,7 +21,8 @@ export type PruneCounts = Record<
   | 'loginThrottles'
   | 'usedAssertions'
   | 'auditEntries'
-  | 'initialAccessTokens',
+  | 'initialAccessTokens'
+  | 'sessions',
   number
 >;
 
@@ -99,5 +101,15 @@ export async function pruneExpired(db: Db, now: Date, auditRetentionMs: number, 
       max,
     ),
     initialAccessTokens: (await db.initialAccessToken.deleteMany({ where: { expiresAt: { lt: now } } })).count,
+    // An ended session is never live again, and its grants were revoked when it ended: its row
+    // only names the sid of ID tokens, which a logout's hint may still name (and find ended or gone).
+    sessions: await inBatches(
+      async () =>
+        (
+          await db.session.findMany({ where: { OR: [{ expiresAt: { lt: now } }, { endedAt: { not: null } }] }, select: { id: true }, take })
+        ).map((r) => r.id),
+      (keys) => db.session.deleteMany({ where: { id: { in: asStrings(keys) } } }),
+      max,
+    ),
   };
 }

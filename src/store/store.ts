@@ -6,6 +6,7 @@ import { AuditStore } from './audit.js';
 import { ChangeFeed } from './change-feed.js';
 import { ClientStore } from './clients.js';
 import { CodeStore } from './codes.js';
+import { ConsentStore } from './consents.js';
 import type { Database } from './dialect.js';
 import { dialectFor } from './dialects/index.js';
 import { databaseOutage, type Outage } from './errors.js';
@@ -14,6 +15,7 @@ import { InitialAccessTokenStore } from './initial-access-tokens.js';
 import { KeyStore } from './keys.js';
 import { pruneExpired, type PruneCounts } from './prune.js';
 import { RevocationLog } from './revocations.js';
+import { SessionStore } from './sessions.js';
 import { ThrottleStore } from './throttle.js';
 import { TokenStore } from './tokens.js';
 import { UserStore } from './users.js';
@@ -30,6 +32,8 @@ export class Store {
   readonly audit: AuditStore;
   readonly initialAccessTokens: InitialAccessTokenStore;
   readonly imports: ImportStore;
+  readonly consents: ConsentStore;
+  readonly sessions: SessionStore;
   readonly feed: ChangeFeed;
   /**
    * Whether an error means the database cannot be reached now (and what it says, for one log
@@ -55,6 +59,8 @@ export class Store {
     this.audit = new AuditStore(db);
     this.initialAccessTokens = new InitialAccessTokenStore(db);
     this.imports = new ImportStore(db, feed);
+    this.consents = new ConsentStore(db, feed);
+    this.sessions = new SessionStore(db, feed);
   }
 
   static async open(

@@ -3,7 +3,7 @@
 // answered from memory (src/store/read-cache.ts) or, for a JWT, from its signature; the database
 // is read only on a cache miss.
 import { LRUCache } from 'lru-cache';
-import type { ClientRecord, RefreshTokenRecord } from '../records.js';
+import type { ClientRecord, RefreshTokenRecord, UserRecord } from '../records.js';
 import type { ReadCache } from '../store/read-cache.js';
 import type { TokenStore } from '../store/tokens.js';
 import { verifyAccessToken, type AccessTokenClaims } from './jwt.js';
@@ -15,6 +15,11 @@ import { opaqueJti, opaqueKind, tokenDigest } from './opaque.js';
 export interface ActiveToken {
   tokenType: 'access_token' | 'refresh_token';
   client: ClientRecord;
+  /**
+   * The user the token speaks for, as they are now (null for a client's own token): /token/verify,
+   * /introspect and /userinfo answer with their current roles, groups and profile, for a JWT too.
+   */
+  user: UserRecord | null;
   username: string | null;
   sub: string;
   scope: string;
@@ -181,6 +186,7 @@ export class TokenInspector {
     if (subject.grantId && (!grant || grant.revokedAt)) return null;
     return {
       client,
+      user: user ?? null,
       username: user?.username ?? null,
       sub: subject.userId ?? client.id,
       aud: audienceOf(client, this.issuer),

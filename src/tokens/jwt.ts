@@ -1,6 +1,6 @@
 // JWT access tokens per RFC 9068: header typ "at+jwt", ES256, kid; claims iss, sub, aud, exp,
-// iat, jti, client_id, scope, and sid (the grant a user token was issued under, so that revoking
-// the grant revokes the token too).
+// iat, jti, client_id, scope, sid (the grant a user token was issued under, so that revoking
+// the grant revokes the token too), and the user's roles and groups as they were at issue.
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, decodeProtectedHeader, errors } from 'jose';
 import type { KeyRing } from './keys.js';
@@ -18,6 +18,9 @@ export interface AccessTokenClaims {
   exp: number;
   jti: string;
   sid?: string;
+  /** RFC 9068 §2.2.3.1; each only when the user has some. */
+  roles?: string[];
+  groups?: string[];
 }
 
 export async function signAccessToken(ring: KeyRing, claims: Omit<AccessTokenClaims, 'jti'>): Promise<string> {

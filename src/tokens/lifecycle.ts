@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AuthorizationCodeRecord, ClientRecord, NewAuthorizationCode, RefreshTokenRecord } from '../records.js';
 import type { CodeStore } from '../store/codes.js';
 import type { TokenStore } from '../store/tokens.js';
-import type { MintedAccessToken, TokenMinter } from './minter.js';
+import type { MintedAccessToken, TokenMinter, TokenUser } from './minter.js';
 import { CODE_PREFIX, REFRESH_TOKEN_PREFIX, hasOpaqueShape, newOpaqueToken, tokenDigest } from './opaque.js';
 
 /** A browser sign-in a grant comes from: its session (OpenID Connect `sid`) and when it happened (`auth_time`). */
@@ -20,8 +20,11 @@ export interface SignIn {
 export type CodeRequest = Omit<NewAuthorizationCode, 'digest' | 'expiresAt' | 'nonce' | 'authTime' | 'sessionId'> &
   Partial<Pick<NewAuthorizationCode, 'nonce' | 'authTime' | 'sessionId'>>;
 
-/** An access token, and with a refresh token always the family (grant) it belongs to and its user. */
-export type IssuedTokens = { accessToken: string; expiresAt: Date; scope: string } & (
+/**
+ * An access token, and with a refresh token always the family (grant) it belongs to and its user;
+ * an OpenID Connect ID token when the grant's scope holds `openid` (src/oauth/grants/).
+ */
+export type IssuedTokens = { accessToken: string; expiresAt: Date; scope: string; idToken?: string } & (
   { refreshToken?: undefined; grantId?: undefined; userId?: undefined } | { refreshToken: string; grantId: string; userId: string }
 );
 
@@ -47,8 +50,8 @@ export class TokenLifecycle {
   ) {}
 
   /** An access token alone, outside any grant (client_credentials, admin tokens); stored when opaque. */
-  async issueAccessToken(client: ClientRecord, userId: string | null, scope: string, ttlSeconds?: number): Promise<MintedAccessToken> {
-    const minted = await this.minter.mintAccessToken({ client, userId, scope, grantId: null, ttlSeconds });
+  async issueAccessToken(client: ClientRecord, user: TokenUser | null, scope: string, ttlSeconds?: number): Promise<MintedAccessToken> {
+    const minted = await this.minter.mintAccessToken({ client, user, scope, grantId: null, ttlSeconds });
     if (minted.record) await this.tokens.saveAccessToken(minted.record);
     return minted;
   }
@@ -56,12 +59,13 @@ export class TokenLifecycle {
   /** A sign-in: a new grant with its first refresh token and access token, committed together. */
   async startGrant(
     client: ClientRecord,
-    userId: string,
+    user: TokenUser,
     scope: string,
     grantId: string = randomUUID(),
     signIn: SignIn | null = null,
   ): Promise<IssuedTokens> {
-    const access = await this.minter.mintAccessToken({ client, userId, scope, grantId });
+    const userId = user.id;
+    const access = await this.minter.mintAccessToken({ client, user, scope, grantId });
     const refresh = this.minter.mintRefreshToken();
     const refreshExpiresAt = this.refreshExpiry(client, new Date());
     await this.tokens.startGrant(
@@ -84,10 +88,11 @@ export class TokenLifecycle {
    * Uses `used` up and issues its successor and an access token for `scope` (at most the family's).
    * The successor keeps the scope its family was granted; only the access token narrows. Of
    * concurrent rotations of one token exactly one wins; for the others the family is revoked and
-   * the answer is null.
+   * the answer is null. `user` is the family's user (`used.grant.userId`) as they are now: their
+   * current roles and groups go into a JWT.
    */
-  async rotate(client: ClientRecord, used: RefreshTokenRecord, scope: string): Promise<IssuedTokens | null> {
-    const access = await this.minter.mintAccessToken({ client, userId: used.grant.userId, scope, grantId: used.grantId });
+  async rotate(client: ClientRecord, used: RefreshTokenRecord, scope: string, user: TokenUser): Promise<IssuedTokens | null> {
+    const access = await this.minter.mintAccessToken({ client, user, scope, grantId: used.grantId });
     const refresh = this.minter.mintRefreshToken();
     const refreshExpiresAt = this.refreshExpiry(client, used.grant.createdAt);
     const won = await this.tokens.rotate({

@@ -1,6 +1,6 @@
 // Mints access tokens in the client's registered format, and refresh tokens. Persisting them is
 // the caller's job (src/tokens/lifecycle.ts), so that a grant's tokens are written in one transaction.
-import type { ClientRecord, NewAccessToken } from '../records.js';
+import type { ClientRecord, NewAccessToken, UserRecord } from '../records.js';
 import { signAccessToken } from './jwt.js';
 import type { KeyRing } from './keys.js';
 import { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, newOpaqueToken, tokenDigest } from './opaque.js';
@@ -12,9 +12,13 @@ export interface MintedAccessToken {
   record: NewAccessToken | null;
 }
 
+/** What a user's access token says about them: their id, and their roles and groups. */
+export type TokenUser = Pick<UserRecord, 'id' | 'roles' | 'groups'>;
+
 export interface AccessTokenRequest {
   client: ClientRecord;
-  userId: string | null;
+  /** The user the token speaks for; null for a client's own token (client_credentials). */
+  user: TokenUser | null;
   scope: string;
   grantId: string | null;
   ttlSeconds?: number | undefined;
@@ -22,6 +26,17 @@ export interface AccessTokenRequest {
 
 /** The audience of the client's access tokens: the API it registered, by default this server. */
 export const audienceOf = (client: ClientRecord, issuer: string) => client.audience ?? issuer;
+
+/**
+ * A user's `roles` and `groups`, each only when not empty: one rule for JWT access tokens (RFC 9068
+ * §2.2.3.1), /token/verify, /introspect and /userinfo alike.
+ */
+export function rolesAndGroups(user: Pick<UserRecord, 'roles' | 'groups'> | null): { roles?: string[]; groups?: string[] } {
+  return {
+    ...(user?.roles.length ? { roles: user.roles } : {}),
+    ...(user?.groups.length ? { groups: user.groups } : {}),
+  };
+}
 
 /** Whole seconds from now until `date` (expires_in), never negative. */
 export const secondsUntil = (date: Date) => Math.max(0, Math.round((date.getTime() - Date.now()) / 1000));
@@ -32,7 +47,7 @@ export class TokenMinter {
     private readonly issuer: string,
   ) {}
 
-  async mintAccessToken({ client, userId, scope, grantId, ttlSeconds = client.accessTtl }: AccessTokenRequest): Promise<MintedAccessToken> {
+  async mintAccessToken({ client, user, scope, grantId, ttlSeconds = client.accessTtl }: AccessTokenRequest): Promise<MintedAccessToken> {
     let now = Date.now();
     const endedAt = client.tokensValidAfter?.getTime();
     // A JWT's iat has whole seconds, and every token of the second in which the client's tokens were
@@ -47,13 +62,14 @@ export class TokenMinter {
     if (client.tokenFormat === 'jwt') {
       const token = await signAccessToken(this.keys, {
         iss: this.issuer,
-        sub: userId ?? client.id,
+        sub: user?.id ?? client.id,
         aud: audienceOf(client, this.issuer),
         client_id: client.id,
         scope,
         iat,
         exp: iat + ttlSeconds,
         ...(grantId ? { sid: grantId } : {}),
+        ...rolesAndGroups(user),
       });
       return { token, expiresAt, record: null };
     }
@@ -62,7 +78,15 @@ export class TokenMinter {
       token,
       expiresAt,
       // Milliseconds: a token issued just after a revocation in the same second is told apart from one before it.
-      record: { digest: tokenDigest(token), clientId: client.id, userId, grantId, scope, issuedAt: new Date(now), expiresAt },
+      record: {
+        digest: tokenDigest(token),
+        clientId: client.id,
+        userId: user?.id ?? null,
+        grantId,
+        scope,
+        issuedAt: new Date(now),
+        expiresAt,
+      },
     };
   }
 

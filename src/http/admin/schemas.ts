@@ -29,8 +29,10 @@ const clientSettings = {
   max_session: seconds,
   audience: nullable(text(500)),
   redirect_uris: list(text(2000)),
+  post_logout_redirect_uris: list(text(2000), 20),
   origins: list(text(500)),
   introspect: { type: 'boolean' },
+  consent: { type: 'boolean', description: 'third-party: users approve its scopes on a consent page, once' },
   browser: { type: 'boolean' },
   admin: { type: 'boolean', description: 'may ask for the scope tessera:admin (the admin API)' },
   jwks: nullable(jwkSet),
@@ -55,8 +57,14 @@ export const clientView = {
     max_session: { type: 'integer' },
     audience: { type: ['string', 'null'] },
     redirect_uris: { type: 'array', items: { type: 'string' } },
+    post_logout_redirect_uris: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'where /logout may send the browser back (OpenID Connect RP-Initiated Logout), compared exactly',
+    },
     origins: { type: 'array', items: { type: 'string' } },
     introspect: { type: 'boolean' },
+    consent: { type: 'boolean' },
     browser: { type: 'boolean' },
     admin: { type: 'boolean' },
     jwks: { type: ['object', 'null'], additionalProperties: true },
@@ -129,6 +137,18 @@ export const userView = {
     updated_at: timestamp,
   },
   required: ['id', 'username', 'active', 'roles', 'groups', 'created_at'],
+} as const;
+
+export const consentView = {
+  type: 'object',
+  properties: {
+    client_id: { type: 'string' },
+    client_name: { type: 'string' },
+    scopes: { type: 'array', items: { type: 'string' }, description: 'every scope approved so far: the approval covers any subset' },
+    created_at: timestamp,
+    updated_at: { ...timestamp, description: 'when scopes were last approved' },
+  },
+  required: ['client_id', 'client_name', 'scopes', 'created_at', 'updated_at'],
 } as const;
 
 const oneOf = (name: string, schema: object) => ({
@@ -269,6 +289,14 @@ export const problems = {
 
 export const idParam = (name: string) =>
   ({ type: 'object', required: [name], properties: { [name]: text(128) }, additionalProperties: false }) as const;
+
+/** A user's approval of one client: /users/{user}/consents/{client_id}. */
+export const consentParams = {
+  type: 'object',
+  required: ['user', 'client_id'],
+  properties: { user: text(128), client_id: text(128) },
+  additionalProperties: false,
+} as const;
 
 const importCounts = {
   type: 'object',

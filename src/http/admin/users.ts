@@ -1,4 +1,5 @@
-// /admin/v1/users: list, create, get, change, delete. A user is named by id or username.
+// /admin/v1/users: list, create, get, change, delete; the clients a user approved (consents). A user
+// is named by id or username.
 import type { FastifyInstance } from 'fastify';
 import type { PageQuery, UserCreateBody, UserPatchBody } from '../../admin/api.js';
 import type { AdminFor } from './auth.js';
@@ -56,6 +57,36 @@ export function userRoutes(app: FastifyInstance, adminFor: AdminFor): void {
     },
     async (request, reply) => {
       await (await adminFor(request)).users.delete(request.params.user);
+      return reply.code(204).send();
+    },
+  );
+  app.get<ByUser & { Querystring: PageQuery }>(
+    '/users/:user/consents',
+    {
+      schema: {
+        tags,
+        summary: 'The third-party clients the user approved, and the scopes, in client_id order',
+        params: byUser,
+        querystring: s.pageQuery,
+        response: { 200: s.page(s.consentView), ...s.problems },
+      },
+    },
+    async (request) => (await adminFor(request)).users.consents(request.params.user, request.query),
+  );
+  app.delete<{ Params: { user: string; client_id: string } }>(
+    '/users/:user/consents/:client_id',
+    {
+      schema: {
+        tags,
+        summary: "Withdraw the user's approval of a client, and end their grants with it",
+        description:
+          'The user is asked again at the next sign-in to the client. Their refresh tokens with it and the access tokens issued from them end at once, announced on the revocation stream. 404 when the user, the client or the approval does not exist.',
+        params: s.consentParams,
+        response: { 204: { type: 'null' }, ...s.problems },
+      },
+    },
+    async (request, reply) => {
+      await (await adminFor(request)).users.revokeConsent(request.params.user, request.params.client_id);
       return reply.code(204).send();
     },
   );

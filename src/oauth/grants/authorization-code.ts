@@ -7,7 +7,7 @@ import { InvalidGrantError, InvalidRequestError } from '../errors.js';
 import { clientScope } from '../scope.js';
 import { parseScope } from '../../domain/scopes.js';
 import { VSCHAR } from '../syntax.js';
-import { defineGrant } from './grant.js';
+import { defineGrant, withIdToken } from './grant.js';
 
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -19,7 +19,7 @@ export const authorizationCode = defineGrant({
   parameters: ['code', 'redirect_uri', 'code_verifier'],
   rules: { issuesRefreshToken: true, publicClientAllowed: true, needsRedirectUri: true, deprecated: false },
 
-  async handle({ client, params }, { tokens, users }) {
+  async handle({ client, params }, { tokens, users, idTokens }) {
     if (!params.code) throw new InvalidRequestError('Missing parameter: `code`');
     if (!VSCHAR.test(params.code)) throw new InvalidRequestError('Invalid parameter: `code`');
     const code = await tokens.findCode(params.code);
@@ -44,6 +44,11 @@ export const authorizationCode = defineGrant({
     if (!CODE_VERIFIER.test(verifier)) throw new InvalidRequestError('Invalid parameter: `code_verifier`');
     if (!sameSecret(createHash('sha256').update(verifier).digest('base64url'), code.codeChallenge))
       throw new InvalidGrantError('Invalid grant: code verifier is invalid');
-    return tokens.startGrant(client, user.id, clientScope(client, parseScope(code.scope)), grantId);
+    const scope = clientScope(client, parseScope(code.scope));
+    // /authorize records the sign-in time with every code; one without it (issued before codes
+    // recorded it) counts as a sign-in now.
+    const signIn = { sessionId: code.sessionId, authTime: code.authTime ?? new Date() };
+    const issued = await tokens.startGrant(client, user, scope, grantId, signIn);
+    return withIdToken(issued, scope, idTokens, { client, user, ...signIn, nonce: code.nonce });
   },
 });

@@ -3,6 +3,7 @@
 import type { GrantRules } from '../../domain/clients.js';
 import type { Users } from '../../domain/users.js';
 import type { ClientRecord } from '../../records.js';
+import { holdsOpenId, type IdTokenInput, type IdTokens } from '../../tokens/id-token.js';
 import type { IssuedTokens, TokenLifecycle } from '../../tokens/lifecycle.js';
 
 export interface GrantRequest<P extends string> {
@@ -18,6 +19,7 @@ export interface GrantRequest<P extends string> {
 export interface GrantServices {
   tokens: TokenLifecycle;
   users: Pick<Users, 'signIn' | 'activeById'>;
+  idTokens: Pick<IdTokens, 'mint'>;
 }
 
 export interface GrantType<P extends string = string> {
@@ -29,6 +31,21 @@ export interface GrantType<P extends string = string> {
     readonly deprecated: boolean;
   };
   handle(request: GrantRequest<P>, services: GrantServices): Promise<IssuedTokens>;
+}
+
+/**
+ * The tokens, with an ID token beside them when the grant's scope (`granted`: what the family was
+ * granted, even where this access token is narrower) holds `openid`: OpenID Connect Core §3.1.3.3
+ * for the code exchange, §12.2 for each refresh.
+ */
+export async function withIdToken(
+  issued: IssuedTokens,
+  granted: string,
+  idTokens: GrantServices['idTokens'],
+  signIn: Omit<IdTokenInput, 'accessToken'>,
+): Promise<IssuedTokens> {
+  if (!holdsOpenId(granted)) return issued;
+  return { ...issued, idToken: await idTokens.mint({ ...signIn, accessToken: issued.accessToken }) };
 }
 
 /** Declares a grant; the parameter list types the handler's params. */

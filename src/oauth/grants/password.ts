@@ -21,6 +21,7 @@ export const password = defineGrant({
     if (!UNICODE_NO_CRLF.test(password)) throw new InvalidRequestError('Invalid parameter: `password`');
     const user = await users.signIn(username, password, address);
     if (!user) throw new InvalidGrantError('Invalid grant: user credentials are invalid');
-    return tokens.startGrant(client, user.id, clientScope(client, requested));
+    // Never an ID token, even for `openid`: a password grant has no OpenID Connect sign-in.
+    return tokens.startGrant(client, user, clientScope(client, requested));
   },
 });

@@ -5,7 +5,7 @@ import { refreshTokenState } from '../../tokens/lifecycle.js';
 import { InvalidGrantError, InvalidRequestError } from '../errors.js';
 import { narrowedScope, requestedScope } from '../scope.js';
 import { VSCHAR } from '../syntax.js';
-import { defineGrant } from './grant.js';
+import { defineGrant, withIdToken } from './grant.js';
 
 const invalid = () => new InvalidGrantError('Invalid grant: refresh token is invalid');
 
@@ -14,7 +14,7 @@ export const refreshToken = defineGrant({
   parameters: ['refresh_token', 'scope'],
   rules: { issuesRefreshToken: true, publicClientAllowed: true, needsRedirectUri: false, deprecated: false },
 
-  async handle({ client, params }, { tokens, users }) {
+  async handle({ client, params }, { tokens, users, idTokens }) {
     const presented = params.refresh_token;
     if (!presented) throw new InvalidRequestError('Missing parameter: `refresh_token`');
     if (!VSCHAR.test(presented)) throw new InvalidRequestError('Invalid parameter: `refresh_token`');
@@ -26,10 +26,16 @@ export const refreshToken = defineGrant({
       await tokens.revokeFamily(record.grantId, client.id, 'refresh token reused');
       throw invalid();
     }
-    if (state === 'revoked' || !(await users.activeById(record.grant.userId))) throw invalid();
+    const user = state === 'revoked' ? null : await users.activeById(record.grant.userId);
+    if (!user) throw invalid();
     if (state === 'expired') throw new InvalidGrantError('Invalid grant: refresh token has expired');
-    const issued = await tokens.rotate(client, record, narrowedScope(record.scope, requestedScope(params.scope)));
+    const issued = await tokens.rotate(client, record, narrowedScope(record.scope, requestedScope(params.scope)), user);
     if (!issued) throw new InvalidGrantError('Invalid grant: refresh token is invalid or already used');
-    return issued;
+    const { grant } = record;
+    // Only a family the code flow started has a sign-in time: the password grant's never gets an
+    // ID token, not even by refreshing. Core §12.2: the same auth_time and sid as the family's
+    // first ID token, and no nonce.
+    if (grant.authTime === null) return issued;
+    return withIdToken(issued, grant.scope, idTokens, { client, user, authTime: grant.authTime, sessionId: grant.sessionId });
   },
 });
