@@ -183,12 +183,14 @@ export class Tessera {
         }
         if (change.kind === 'revocation') this.revocationStream.revocationsCommitted();
         if (change.kind === 'created') measureFailureFloor();
+        if (change.kind === 'session') this.sessions.forget(change.subject);
       },
       onReset: () => {
         this.revocationStream.revocationsCommitted();
         keysChanged();
         this.clients.changed();
         this.clientKeys.clear();
+        this.sessions.forgetAll();
         this.cache.reset().catch((error: unknown) => onError(error, 'cache reset'));
       },
     });

@@ -265,3 +265,19 @@ t.test('without a hint: the user confirms, on a CSRF-protected form', async (t) 
   t.equal(signedOut.statusCode, 200, 'no session and no URI: the signed-out page');
   t.notOk(signedOut.headers.location);
 });
+
+t.test('a session ended on one instance ends on the others within a second', async (t) => {
+  const running = await setUp(t);
+  const { app, app1 } = running;
+  const other = await startTessera(t, { db: running.db });
+  const browser = new PageBrowser(app);
+  const { idToken } = await tokensFor(t, running, browser, app1, REDIRECT);
+  const there = new PageBrowser(other.app);
+  there.plant('tessera_session', browser.cookie('tessera_session')!);
+  t.ok(await stillSignedIn(t, there, app1, REDIRECT), 'the other instance answers from the session (and caches it)');
+
+  t.equal((await browser.get(logoutUrl({ id_token_hint: idToken }))).statusCode, 200, 'signed out on the first');
+  const ended = Date.now();
+  while ((await stillSignedIn(t, there, app1, REDIRECT)) && Date.now() - ended < 3000) await new Promise((r) => setTimeout(r, 50));
+  t.ok(Date.now() - ended < 1500, `the other instance ends it too, within a second (${Date.now() - ended} ms)`);
+});

@@ -100,6 +100,33 @@ t.test('hot-path statements agree with Prisma', async (t) => {
     t.same(await store.tokens.findRefreshToken(refresh.digest), row, 'and through the hot path');
   });
 
+  t.test('codes written here read back whole through Prisma, with and without their OpenID Connect fields', async (t) => {
+    const code = (n: string, oidc: { nonce: string | null; authTime: Date | null; sessionId: string | null }) => ({
+      digest: digest(),
+      clientId: 'client-1',
+      userId: 'user-1',
+      redirectUri: `https://app.example.com/cb?n=${n}`,
+      scope: 'read',
+      codeChallenge: 'c'.repeat(43),
+      codeChallengeMethod: 'S256',
+      expiresAt: at(60_000),
+      ...oidc,
+    });
+    const codes = [
+      code('1', { nonce: 'n-1', authTime: at(-5_000), sessionId: 'session-1' }),
+      code('2', { nonce: null, authTime: null, sessionId: null }),
+    ];
+    // Concurrent saves share one commit.
+    await Promise.all(codes.map((c) => store.codes.save(c)));
+    for (const c of codes) {
+      t.same(await prisma.db.authorizationCode.findUniqueOrThrow({ where: { digest: c.digest } }), {
+        ...c,
+        consumedAt: null,
+        grantId: null,
+      });
+    }
+  });
+
   t.test('a rotation writes what Prisma reads back, and extends the grant', async (t) => {
     const first = await newGrant('grant-rotate');
     const r = rotation(first, 'grant-rotate');

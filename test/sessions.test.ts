@@ -132,23 +132,28 @@ t.test('idle and absolute lifetimes', async (t) => {
   const browser = new PageBrowser(app);
   const secondsAgo = (s: number) => new Date(Date.now() - s * 1000);
   const row = async () => (await tessera.store.sessions.byDigest(sha256(browser.cookie('tessera_session')!)))!;
+  /** Moves the session's clock in the database, and has the server forget what it cached: as if that time had passed. */
+  const age = async (id: string, data: { lastSeenAt?: Date; expiresAt?: Date }) => {
+    await view.db.session.update({ where: { id }, data });
+    tessera.sessions.forgetAll();
+  };
 
   await signIn(t, browser, alice, one.id, ONE);
   let id = (await row()).id;
-  await view.db.session.update({ where: { id }, data: { lastSeenAt: secondsAgo(3) } });
+  await age(id, { lastSeenAt: secondsAgo(3) });
   t.ok(await answersFromSession(running, browser), 'used 3 s ago: live');
   t.ok(Date.now() - (await row()).lastSeenAt.getTime() >= 3000, 'a use within a tenth of the idle lifetime writes nothing');
-  await view.db.session.update({ where: { id }, data: { lastSeenAt: secondsAgo(50) } });
+  await age(id, { lastSeenAt: secondsAgo(50) });
   t.ok(await answersFromSession(running, browser), 'used 50 s ago: live');
   t.ok(Date.now() - (await row()).lastSeenAt.getTime() < 5000, 'the use is recorded: the idle lifetime starts again');
-  await view.db.session.update({ where: { id }, data: { lastSeenAt: secondsAgo(61) } });
+  await age(id, { lastSeenAt: secondsAgo(61) });
   t.notOk(await answersFromSession(running, browser), 'unused for longer than TESSERA_SESSION_IDLE: ended');
   const none = redirected(t, await browser.get(authorizationRequest(one.id, ONE, { prompt: 'none' }).url));
   t.equal(none.get('error'), 'login_required', 'prompt=none: login_required');
 
   await signIn(t, browser, alice, one.id, ONE);
   id = (await row()).id;
-  await view.db.session.update({ where: { id }, data: { expiresAt: secondsAgo(1) } });
+  await age(id, { expiresAt: secondsAgo(1) });
   t.notOk(await answersFromSession(running, browser), 'past its absolute end: ended, however recently used');
 });
 

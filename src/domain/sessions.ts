@@ -3,16 +3,20 @@
 // for the password again. The cookie holds 256 random bits; the database keeps only their SHA-256.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { SessionRecord, UserRecord } from '../records.js';
+import { LoadingCache } from '../store/read-cache.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { Users } from './users.js';
 
 /** 32 random bytes, base64url: anything else is no cookie of ours and costs no database read. */
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
 /**
- * A use is written at most this often (so /authorize with a session is usually a read only), and
- * at most a tenth of the idle lifetime: a session in use never idles out for want of a write.
+ * A use is written at most this often (so /authorize with a session is usually answered from
+ * memory), and at most a tenth of the idle lifetime: a session in use never idles out for want of
+ * a write.
  */
 const TOUCH_INTERVAL_MS = 60_000;
+const CACHED_SESSIONS = 50_000;
+const CACHED_MISSES = 1_000;
 
 export interface SessionSettings {
   /** The session ends when unused this long (TESSERA_SESSION_IDLE)… */
@@ -31,6 +35,13 @@ const digestOf = (value: string) => createHash('sha256').update(value).digest('h
 
 export class Sessions {
   private readonly touchIntervalMs: number;
+  /**
+   * Sessions by digest. An ended session is evicted by the change feed (at once here, within a
+   * second on other instances); its user's state is read from the users cache on every use; and
+   * the idle lifetime is judged again from the database before a session is declared idle, since
+   * another instance may have recorded a use since this one read it.
+   */
+  private readonly cached: LoadingCache<SessionRecord | null>;
 
   constructor(
     private readonly store: SessionStore,
@@ -38,6 +49,7 @@ export class Sessions {
     private readonly settings: SessionSettings,
   ) {
     this.touchIntervalMs = Math.min(TOUCH_INTERVAL_MS, (settings.idleSeconds * 1000) / 10);
+    this.cached = new LoadingCache(CACHED_SESSIONS, CACHED_MISSES, (digest) => store.byDigest(digest));
   }
 
   /** A new session for a user who has just signed in: the cookie's value, and the stored record. */
@@ -64,36 +76,55 @@ export class Sessions {
    */
   async find(value: string | undefined): Promise<LiveSession | null> {
     if (value === undefined || !COOKIE_VALUE.test(value)) return null;
-    const record = await this.store.byDigest(digestOf(value));
+    const digest = digestOf(value);
+    let record = await this.cached.get(digest);
     const now = Date.now();
-    if (!record || !this.lives(record, now)) return null;
+    if (record && this.idle(record, now) && !this.over(record, now)) {
+      this.cached.evict(digest);
+      record = await this.cached.get(digest);
+    }
+    if (!record || this.over(record, now) || this.idle(record, now)) return null;
     const user = await this.users.activeById(record.userId);
     if (!user || (user.tokensValidAfter && record.authTime.getTime() <= user.tokensValidAfter.getTime())) return null;
     if (now - record.lastSeenAt.getTime() < this.touchIntervalMs) return { record, user };
     const lastSeenAt = new Date(now);
     await this.store.touch(record.id, lastSeenAt);
+    this.cached.evict(digest);
     return { record: { ...record, lastSeenAt }, user };
   }
 
-  /** Ends a session and every refresh family its sign-in started (and their access tokens). */
-  end(sessionId: string): Promise<void> {
-    return this.store.end(sessionId);
+  /** Ends a session and every refresh family its sign-in started (and their access tokens); nothing when there is no such session. */
+  async end(sessionId: string): Promise<void> {
+    await this.endOwnedBy(sessionId, null);
   }
 
   /**
-   * Ends the session with this id if it is `userId`'s and not ended yet (a logout names its session
-   * by the ID token's `sid`); false when there is no such session.
+   * Ends the session with this id if it is `userId`'s (any user's for null) and not ended yet (a
+   * logout names its session by the ID token's `sid`); false when there is no such session.
    */
-  async endOwnedBy(sessionId: string, userId: string): Promise<boolean> {
+  async endOwnedBy(sessionId: string, userId: string | null): Promise<boolean> {
     const record = await this.store.byId(sessionId);
-    if (!record || record.endedAt || record.userId !== userId) return false;
-    await this.store.end(record.id);
+    if (!record || record.endedAt || (userId !== null && record.userId !== userId)) return false;
+    await this.store.end(record);
     return true;
   }
 
-  private lives(record: SessionRecord, now: number): boolean {
-    return (
-      record.endedAt === null && now < record.expiresAt.getTime() && now < record.lastSeenAt.getTime() + this.settings.idleSeconds * 1000
-    );
+  /** The change feed says a session ended (by its digest). */
+  forget(digest: string): void {
+    this.cached.evict(digest);
+  }
+
+  /** The change feed may have missed changes: nothing cached can be trusted. */
+  forgetAll(): void {
+    this.cached.clear();
+  }
+
+  /** Ended, or past its absolute end: never live again. */
+  private over(record: SessionRecord, now: number): boolean {
+    return record.endedAt !== null || now >= record.expiresAt.getTime();
+  }
+
+  private idle(record: SessionRecord, now: number): boolean {
+    return now >= record.lastSeenAt.getTime() + this.settings.idleSeconds * 1000;
   }
 }

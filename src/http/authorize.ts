@@ -135,7 +135,7 @@ const consentSchema = {
 export interface AuthorizeServices {
   clients: Pick<Clients, 'find'>;
   users: Pick<Users, 'signIn'>;
-  tokens: TokenLifecycle;
+  tokens: Pick<TokenLifecycle, 'issueCode'>;
   sessions: Pick<Sessions, 'find' | 'start'>;
   consents: Pick<Consents, 'covers' | 'approve'>;
   pages: Pages;

@@ -147,7 +147,11 @@ export function wantsNewSignIn(request: AuthorizationRequest, authTime: Date, no
 }
 
 /** The code for a request answered under a browser session: its sign-in is the ID token's auth_time and sid. */
-export function issueCode(tokens: TokenLifecycle, request: AuthorizationRequest, session: SessionRecord): Promise<string> {
+export function issueCode(
+  tokens: Pick<TokenLifecycle, 'issueCode'>,
+  request: AuthorizationRequest,
+  session: SessionRecord,
+): Promise<string> {
   return tokens.issueCode({
     clientId: request.client.id,
     userId: session.userId,

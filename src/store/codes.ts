@@ -2,14 +2,21 @@
 import type { AuthorizationCodeRecord, NewAuthorizationCode } from '../records.js';
 import type { Db } from './dialect.js';
 import { GroupCommit } from './group-commit.js';
+import type { HotPath } from './hot-path.js';
 
 export class CodeStore {
-  /** /authorize with a live session issues a code per request, no page in between: concurrent saves share one commit. */
+  /**
+   * /authorize with a live session issues a code per request, without a page in between: codes
+   * are written by the hot path's raw statement, and concurrent saves share one commit.
+   */
   private readonly saves: GroupCommit<NewAuthorizationCode, undefined>;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    hotPath: HotPath,
+  ) {
     this.saves = new GroupCommit(async (codes) => {
-      await this.db.authorizationCode.createMany({ data: codes });
+      await hotPath.insertCodes(codes);
       return codes.map(() => undefined);
     });
   }

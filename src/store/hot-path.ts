@@ -1,10 +1,10 @@
-// The token statements that run thousands of times a second — storing opaque access tokens,
-// starting grants, rotating refresh tokens, finding a refresh token — written as raw SQL, one
+// The token statements that run thousands of times a second — storing opaque access tokens and
+// authorization codes, starting grants, rotating refresh tokens, finding a refresh token — written as raw SQL, one
 // implementation per dialect (src/store/dialects/). Through Prisma each statement costs ~100 µs of
 // query compilation and interpretation on the event loop, which at these rates was most of the
 // request (see bench/RESULTS.md); the rest of the store stays on Prisma, where clarity matters
 // more than microseconds. Column lists come from src/store/sql.ts, checked against Prisma's types.
-import type { GrantRecord, NewAccessToken, NewRefreshToken, RefreshTokenRecord } from '../records.js';
+import type { GrantRecord, NewAccessToken, NewAuthorizationCode, NewRefreshToken, RefreshTokenRecord } from '../records.js';
 import { GRANT, REFRESH_TOKEN, column, decode, quote, selectList, type Kind } from './sql.js';
 
 /** A new grant (a sign-in) with its first refresh token and, for opaque tokens, access token. */
@@ -30,6 +30,8 @@ export interface Rotation {
 export interface HotPath {
   /** Stores the tokens in one transaction. */
   insertAccessTokens(tokens: NewAccessToken[]): Promise<void>;
+  /** Stores the codes in one transaction. */
+  insertCodes(codes: NewAuthorizationCode[]): Promise<void>;
   /** Stores the grants and their first tokens in one transaction. */
   startGrants(starts: GrantStart[], now: Date): Promise<void>;
   /**

@@ -126,6 +126,8 @@ export class ReadCache {
         return; // the composition root (src/tessera.ts) reloads the keys and drops verified JWTs
       case 'revocation':
         return; // for the revocation stream; what it revokes arrives as its own change
+      case 'session':
+        return; // the sessions' own cache (src/domain/sessions.ts), told by the composition root
       case 'created':
         for (const cache of [this.accessTokens, this.users, this.clients, this.grants]) cache.forgetMisses();
         return;

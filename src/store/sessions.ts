@@ -32,11 +32,12 @@ export class SessionStore {
 
   /**
    * Ends a session and everything its sign-in started, in one transaction announced on the change
-   * feed: every grant (refresh family) with its sessionId and the access tokens issued from them,
-   * announced on the revocation stream as each grant's revocation is (TokenStore.revokeGrant), and
-   * its codes not yet exchanged, which would otherwise start a family after the logout.
+   * feed (so that every instance forgets the session it cached): every grant (refresh family) with
+   * its sessionId and the access tokens issued from them, announced on the revocation stream as
+   * each grant's revocation is (TokenStore.revokeGrant), and its codes not yet exchanged, which
+   * would otherwise start a family after the logout.
    */
-  async end(id: string): Promise<void> {
+  async end({ id, digest }: Pick<SessionRecord, 'id' | 'digest'>): Promise<void> {
     const at = new Date();
     const grants = await this.db.grant.findMany({ where: { sessionId: id, revokedAt: null }, select: { id: true } });
     // A family never issues a good token again: its event covers every token it ever issued.
@@ -49,7 +50,7 @@ export class SessionStore {
           ...revokeTokensWhere(this.db, at, { grant: { sessionId: id }, access: { grant: { sessionId: id } } }),
           this.db.authorizationCode.deleteMany({ where: { sessionId: id, consumedAt: null } }),
         ],
-        grants.map((grant) => ({ kind: 'grant' as const, subject: grant.id })),
+        [{ kind: 'session', subject: digest }, ...grants.map((grant) => ({ kind: 'grant' as const, subject: grant.id }))],
         grants.map((grant) => ({ sid: grant.id, at: exp, exp })),
       ),
     );

@@ -49,6 +49,39 @@ export const ACCESS_TOKEN = {
   insert: ['digest', 'clientId', 'userId', 'grantId', 'scope', 'issuedAt', 'expiresAt'],
 } as const satisfies TableOf<Prisma.AccessTokenModel>;
 
+/** Authorization codes: /authorize with a live session issues one per request, without a page. */
+export const AUTHORIZATION_CODE = {
+  name: 'AuthorizationCode',
+  columns: {
+    digest: 'text',
+    clientId: 'text',
+    userId: 'text',
+    redirectUri: 'text',
+    scope: 'text',
+    codeChallenge: 'text',
+    codeChallengeMethod: 'text',
+    expiresAt: 'date',
+    consumedAt: 'date?',
+    grantId: 'text?',
+    nonce: 'text?',
+    authTime: 'date?',
+    sessionId: 'text?',
+  },
+  insert: [
+    'digest',
+    'clientId',
+    'userId',
+    'redirectUri',
+    'scope',
+    'codeChallenge',
+    'codeChallengeMethod',
+    'expiresAt',
+    'nonce',
+    'authTime',
+    'sessionId',
+  ],
+} as const satisfies TableOf<Prisma.AuthorizationCodeModel>;
+
 export const USED_ASSERTION = {
   name: 'UsedAssertion',
   columns: { key: 'text', expiresAt: 'date' },

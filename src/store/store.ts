@@ -52,7 +52,7 @@ export class Store {
     this.clients = new ClientStore(db, feed);
     this.tokens = new TokenStore(db, feed, database.hotPath);
     this.keys = new KeyStore(db, feed);
-    this.codes = new CodeStore(db);
+    this.codes = new CodeStore(db, database.hotPath);
     this.throttle = new ThrottleStore(db);
     this.assertions = new AssertionStore(database.hotPath);
     this.revocations = new RevocationLog(db);

@@ -6,7 +6,7 @@ import type { PoolConfig } from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/postgresql/client.ts';
 import { ConfigError } from '../../config.js';
-import type { NewAccessToken } from '../../records.js';
+import type { NewAccessToken, NewAuthorizationCode } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, Db, DialectModule } from '../dialect.js';
 import {
@@ -19,7 +19,18 @@ import {
   type Rotation,
   type UsedAssertion,
 } from '../hot-path.js';
-import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, USED_ASSERTION, column, quote, valuesOf, type Kind, type Table } from '../sql.js';
+import {
+  ACCESS_TOKEN,
+  AUTHORIZATION_CODE,
+  GRANT,
+  REFRESH_TOKEN,
+  USED_ASSERTION,
+  column,
+  quote,
+  valuesOf,
+  type Kind,
+  type Table,
+} from '../sql.js';
 
 /** The advisory lock key that orders revocation log writes (any constant no other code uses). */
 const REVOCATION_LOCK = 0x7e55e4a;
@@ -147,6 +158,7 @@ const r = column(REFRESH_TOKEN);
 const g = column(GRANT);
 
 const INSERT_ACCESS = insertAccessFrom(unnestFrom('i', columnGroups(ACCESS)));
+const INSERT_CODES = insertFrom(AUTHORIZATION_CODE, '', unnestFrom('i', columnGroups({ table: AUTHORIZATION_CODE, prefix: '' })));
 
 // The primary key decides a replay: of two transactions inserting one key, the second waits for
 // the first and then does nothing, so it does not return the key.
@@ -197,6 +209,10 @@ class PostgresHotPath implements HotPath {
   // The simple statements are named, so each connection parses them once.
   async insertAccessTokens(tokens: NewAccessToken[]): Promise<void> {
     await this.pool.query({ name: 'tessera_insert_access', text: INSERT_ACCESS, values: columnArrays(ACCESS_TOKEN, tokens) });
+  }
+
+  async insertCodes(codes: NewAuthorizationCode[]): Promise<void> {
+    await this.pool.query({ name: 'tessera_insert_codes', text: INSERT_CODES, values: columnArrays(AUTHORIZATION_CODE, codes) });
   }
 
   async startGrants(starts: GrantStart[], now: Date): Promise<void> {

@@ -7,7 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from '../../generated/sqlite/client.ts';
-import type { NewAccessToken } from '../../records.js';
+import type { NewAccessToken, NewAuthorizationCode } from '../../records.js';
 import { decodeChange } from '../changes.js';
 import type { Database, DialectModule } from '../dialect.js';
 import {
@@ -20,7 +20,7 @@ import {
   type Rotation,
   type UsedAssertion,
 } from '../hot-path.js';
-import { ACCESS_TOKEN, GRANT, REFRESH_TOKEN, USED_ASSERTION, column, quote, valuesOf, type Table } from '../sql.js';
+import { ACCESS_TOKEN, AUTHORIZATION_CODE, GRANT, REFRESH_TOKEN, USED_ASSERTION, column, quote, valuesOf, type Table } from '../sql.js';
 
 /** How Prisma's SQLite adapter stores a DateTime (its default "iso8601" format). */
 const stored = (date: Date) => date.toISOString().replace('Z', '+00:00');
@@ -57,6 +57,7 @@ const g = column(GRANT);
  */
 class SqliteHotPath implements HotPath {
   private readonly insertAccess: BetterSqlite3.Statement;
+  private readonly insertCode: BetterSqlite3.Statement;
   private readonly consume: BetterSqlite3.Statement;
   private readonly insertRefresh: BetterSqlite3.Statement;
   private readonly extendGrant: BetterSqlite3.Statement;
@@ -64,12 +65,14 @@ class SqliteHotPath implements HotPath {
   private readonly findRefresh: BetterSqlite3.Statement<[string], Record<string, unknown>>;
   private readonly insertAssertion: BetterSqlite3.Statement;
   readonly insertAccessTokens: (tokens: NewAccessToken[]) => Promise<void>;
+  readonly insertCodes: (codes: NewAuthorizationCode[]) => Promise<void>;
   readonly startGrants: (starts: GrantStart[], now: Date) => Promise<void>;
   readonly rotate: (rotations: Rotation[], now: Date) => Promise<boolean[]>;
   readonly recordAssertions: (used: UsedAssertion[]) => Promise<Set<string>>;
 
   constructor(private readonly connection: BetterSqlite3.Database) {
     this.insertAccess = connection.prepare(insertSql(ACCESS_TOKEN));
+    this.insertCode = connection.prepare(insertSql(AUTHORIZATION_CODE));
     this.insertRefresh = connection.prepare(insertSql(REFRESH_TOKEN));
     this.insertGrant = connection.prepare(insertSql(GRANT));
     this.consume = connection.prepare(
@@ -83,6 +86,9 @@ class SqliteHotPath implements HotPath {
 
     this.insertAccessTokens = this.batchWriter((tokens: NewAccessToken[]) => {
       for (const token of tokens) this.insertAccessRow(token);
+    });
+    this.insertCodes = this.batchWriter((codes: NewAuthorizationCode[]) => {
+      for (const code of codes) this.insertCode.run(valuesOf(AUTHORIZATION_CODE, code, stored));
     });
     this.startGrants = this.batchWriter((starts: GrantStart[], now: Date) => {
       for (const start of starts) this.startOne(start, now);
