@@ -98,8 +98,8 @@ async function seed(env: NodeJS.ProcessEnv) {
   /** `count` unused codes for `scope`, each for one exchange. */
   const issueCodes = async (count: number, scope: string) => {
     const codes: string[] = [];
-    for (let done = 0; done < count; done += 64) {
-      const batch = Array.from({ length: Math.min(64, count - done) }, () =>
+    for (let done = 0; done < count; done += 500) {
+      const batch = Array.from({ length: Math.min(500, count - done) }, () =>
         core.tokens.issueCode({
           clientId: spa.client.id,
           userId: user.id,
@@ -521,6 +521,8 @@ async function main() {
       PORT: String(port),
       TESSERA_ADMIN_PORT: '0',
       LOG_LEVEL: 'warn',
+      // The code exchange's codes are issued before its run: they must outlive it.
+      TESSERA_CODE_TTL: '600',
     };
     const seeded = await seed(env);
     const { introspector, opaqueCc, jwtCc, pw, keyClients } = seeded;
@@ -693,24 +695,26 @@ async function main() {
     if (wanted('code exchange')) {
       const exchanges: Load[] = [];
       for (const scope of ['read', 'openid read']) {
-        // As many codes as the refresh rotation (the same writes) could spend, with room to spare.
-        const needed = Math.ceil((warmup + duration) * Math.max(3000, (rows.find((r) => r.name === 'refresh, rotating')?.rps ?? 0) * 1.5));
-        const codes = await seeded.issueCodes(needed, scope);
-        const bodies = codes.map((code) =>
-          form({
-            grant_type: 'authorization_code',
-            client_id: seeded.spa.id,
-            code,
-            redirect_uri: REDIRECT_URI,
-            code_verifier: seeded.spa.verifier,
-          }),
-        );
-        const checked = await fetch(`${url}/token`, { method: 'POST', headers: FORM, body: bodies.pop() });
+        // More codes than the exchange can spend, and new ones for the measured run (every run
+        // starts at the top of its list): a code used twice would end its grant instead.
+        const bodiesFor = async (seconds: number) =>
+          (await seeded.issueCodes(Math.ceil(seconds * 6000), scope)).map((code) =>
+            form({
+              grant_type: 'authorization_code',
+              client_id: seeded.spa.id,
+              code,
+              redirect_uri: REDIRECT_URI,
+              code_verifier: seeded.spa.verifier,
+            }),
+          );
+        const warm = await bodiesFor(warmup);
+        const checked = await fetch(`${url}/token`, { method: 'POST', headers: FORM, body: warm.pop() });
         const answer = (await checked.json()) as { id_token?: string };
         if (!checked.ok || scope.includes('openid') !== (answer.id_token !== undefined)) {
           throw new Error(`code exchange (${scope}) answered ${checked.status}: ${JSON.stringify(answer)}`);
         }
-        exchanges.push(await measure(generator, port, server, { path: '/token', headers: FORM, bodies }));
+        await generator.run(port, server, { path: '/token', headers: FORM, bodies: warm }, warmup);
+        exchanges.push(await generator.run(port, server, { path: '/token', headers: FORM, bodies: await bodiesFor(duration) }, duration));
       }
       const [plain, openid] = exchanges as [Load, Load];
       rows.push({ name: 'code exchange', ...plain, ratio: (plain.rps / base.rps).toFixed(2), target: '' });
@@ -724,7 +728,12 @@ async function main() {
 
     // /authorize with a live session: no page, a redirect with a new code. Against a bare GET.
     if (wanted('authorize')) {
-      const baseGet = await measure(generator, basePort, baseline, { method: 'GET', path: '/baseline?a=1&b=2', headers: {}, bodies: ['-'] });
+      const baseGet = await measure(generator, basePort, baseline, {
+        method: 'GET',
+        path: '/baseline?a=1&b=2',
+        headers: {},
+        bodies: ['-'],
+      });
       const query = new URLSearchParams({
         response_type: 'code',
         client_id: seeded.spa.id,

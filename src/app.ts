@@ -128,6 +128,7 @@ export async function buildApp(tessera: Tessera, metrics = new Metrics()): Promi
       users,
       tokens,
       sessions,
+      idTokens,
       consents,
       pages,
       issuer,

@@ -143,7 +143,6 @@ function sessionLifetimes(env: NodeJS.ProcessEnv): Pick<Config, 'sessionIdleSeco
 /** A name for page headings: plain text of reasonable length (the pages escape it anyway). */
 function brandName(raw: string | undefined): string {
   const name = raw?.trim() || 'Tessera';
-  // eslint-disable-next-line no-control-regex
   if (name.length > 64 || /[\x00-\x1f\x7f]/.test(name)) {
     throw new ConfigError('TESSERA_BRAND_NAME must be at most 64 characters, without control characters');
   }

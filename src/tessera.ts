@@ -109,7 +109,6 @@ export class Tessera {
       onError: (error) => reportFailure(log, error, 'revocation stream'),
     });
     this.idTokens = new IdTokens(keys, config.issuer);
-    this.grantServices = { tokens: this.tokens, users: this.users, idTokens: this.idTokens };
     this.audit = new AuditLog(store.audit, log);
     this.registrationTokens = new RegistrationTokens(store.initialAccessTokens);
     this.consents = new Consents(store.consents);
@@ -117,6 +116,7 @@ export class Tessera {
       idleSeconds: config.sessionIdleSeconds,
       maxSeconds: config.sessionMaxSeconds,
     });
+    this.grantServices = { tokens: this.tokens, users: this.users, idTokens: this.idTokens, sessions: this.sessions };
   }
 
   /** What the admin operations (src/admin/) use. */

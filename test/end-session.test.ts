@@ -177,6 +177,89 @@ t.test('hints: expired, without a redirect URI, posted, or naming a session the 
   });
 });
 
+t.test("a hint from another of the user's sessions: the user confirms before the browser's session ends", async (t) => {
+  const running = await setUp(t);
+  const { app, app1 } = running;
+  const browser = new PageBrowser(app);
+  const old = await tokensFor(t, running, browser, app1, REDIRECT);
+  // A new sign-in in the same browser (prompt=login): a new session, which the old ID token does not name.
+  const again = authorizationRequest(app1.id, REDIRECT, { scope: 'openid', prompt: 'login' });
+  const page = await browser.get(again.url);
+  const code = redirected(t, await browser.submit(page, { username: running.alice.username, password: running.alice.password })).get(
+    'code',
+  )!;
+  const current = await tokenRequest(app, app1, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: again.verifier,
+    redirect_uri: REDIRECT,
+  });
+  t.not(decodeJwt(current.body_.id_token as string).sid, decodeJwt(old.idToken).sid, 'two sessions');
+
+  const asked = await browser.get(logoutUrl({ id_token_hint: old.idToken, post_logout_redirect_uri: AFTER_LOGOUT, state: 's-3' }));
+  t.equal(asked.statusCode, 200, 'the confirmation page, not a redirect');
+  t.match(asked.body, /<form/);
+  t.match(
+    hiddenFields(asked.body),
+    { id_token_hint: old.idToken, post_logout_redirect_uri: AFTER_LOGOUT, state: 's-3' },
+    'carrying the checked request',
+  );
+  t.notOk(asked.headers['set-cookie']?.toString().includes('tessera_session='), 'the cookie stays');
+  t.ok(await stillSignedIn(t, browser, app1, REDIRECT), "the browser's session goes on until the user confirms");
+  t.ok(await refreshes(app, app1, current.body_.refresh_token as string), 'and so does its family');
+
+  const confirmed = await browser.submit(asked);
+  t.equal(String(confirmed.headers.location), `${AFTER_LOGOUT}?state=s-3`, 'confirmed: back to the registered URI, with state');
+  t.notOk(browser.cookie('tessera_session'), 'the cookie is cleared');
+  t.notOk(await refreshes(app, app1, current.body_.refresh_token as string), "the browser's session ended with its family");
+  t.notOk(await refreshes(app, app1, old.refreshToken), "and so did the hint's");
+});
+
+t.test('a session pruned past its absolute end still has its refresh families ended by a logout', async (t) => {
+  const running = await setUp(t, await startTessera(t, { env: { TESSERA_SESSION_MAX: '60', TESSERA_SESSION_IDLE: '60' } }));
+  const { app, tessera, app1 } = running;
+  const { idToken, refreshToken } = await tokensFor(t, running, new PageBrowser(app), app1, REDIRECT);
+  const bob = await registerUser(tessera, 'bob', 'bob password 1234');
+  const bobs = await tokensFor(t, { ...running, alice: bob }, new PageBrowser(app), app1, REDIRECT);
+  t.equal((await tessera.store.prune(new Date(Date.now() + 120_000))).sessions, 2, 'both sessions pruned');
+  t.ok(await refreshes(app, app1, refreshToken), 'the family outlives its session');
+
+  const res = await new PageBrowser(app).get(logoutUrl({ id_token_hint: idToken, post_logout_redirect_uri: AFTER_LOGOUT }));
+  t.equal(res.statusCode, 302, 'signed out');
+  t.notOk(await refreshes(app, app1, refreshToken), 'the family named by the hint ends');
+  t.ok(await refreshes(app, app1, bobs.refreshToken), "another user's family lives on");
+});
+
+t.test('a code exchanged as its session ends starts no family that outlives it', async (t) => {
+  const running = await setUp(t);
+  const { app, tessera, app1 } = running;
+  const browser = new PageBrowser(app);
+  await tokensFor(t, running, browser, app1, REDIRECT);
+  const request = authorizationRequest(app1.id, REDIRECT, { scope: 'openid' });
+  const code = redirected(t, await browser.get(request.url)).get('code')!;
+  const session = (await tessera.sessions.find(browser.cookie('tessera_session')))!;
+  // The logout lands between the code's use and the start of its family: the window of the race.
+  const startGrant = tessera.tokens.startGrant.bind(tessera.tokens);
+  let started: string | undefined;
+  tessera.tokens.startGrant = async (client, user, scope, grantId, signIn) => {
+    started = grantId;
+    await tessera.sessions.end(session.record);
+    return startGrant(client, user, scope, grantId, signIn);
+  };
+  t.teardown(() => {
+    tessera.tokens.startGrant = startGrant;
+  });
+  const res = await tokenRequest(app, app1, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: request.verifier,
+    redirect_uri: REDIRECT,
+  });
+  t.equal(res.statusCode, 400);
+  t.equal(res.body_.error, 'invalid_grant', 'the exchange is refused');
+  t.ok((await tessera.store.tokens.findGrant(started!))?.revokedAt, 'and the family it started is revoked');
+});
+
 t.test('bad requests: an error page, never a redirect, and nothing ends', async (t) => {
   const running = await setUp(t);
   const { app, tessera, app1, app2 } = running;

@@ -125,6 +125,20 @@ t.test('hot-path statements agree with Prisma', async (t) => {
         grantId: null,
       });
     }
+
+    // Exchanges share one commit too, and a code sent twice at once is used once.
+    const [first, second] = codes as [(typeof codes)[0], (typeof codes)[0]];
+    const uses = await Promise.all([
+      store.codes.consume(first.digest, 'grant-a'),
+      store.codes.consume(first.digest, 'grant-b'),
+      store.codes.consume(second.digest, 'grant-c'),
+    ]);
+    t.same(uses, [true, false, true], 'of two uses of one code in a batch, the first wins');
+    const used = await prisma.db.authorizationCode.findUniqueOrThrow({ where: { digest: first.digest } });
+    t.equal(used.grantId, 'grant-a', 'the code names the grant of the use that won');
+    t.ok(used.consumedAt, 'and is used');
+    t.equal(await store.codes.consume(first.digest, 'grant-d'), false, 'a used code cannot be used again');
+    t.equal(await store.codes.consume(digest(), 'grant-e'), false, 'nor an unknown one');
   });
 
   t.test('a rotation writes what Prisma reads back, and extends the grant', async (t) => {

@@ -4,7 +4,7 @@
 // scope, denied, and answered by prompt=none.
 import t, { type Test } from 'tap';
 import { dialectFor } from '../src/store/dialects/index.ts';
-import { ISSUER, registerClient, registerUser, startTessera } from './helpers/harness.ts';
+import { ISSUER, registerClient, registerUser, startTessera, tokenRequest } from './helpers/harness.ts';
 import { authorizationRequest, hiddenFields, PageBrowser, redirected } from './helpers/page-flow.ts';
 
 const REDIRECT = 'https://app.example.com/cb';
@@ -93,6 +93,43 @@ t.test('prompt', async (t) => {
   });
 });
 
+t.test('id_token_hint', async (t) => {
+  const running = await setUp(t);
+  const { app, tessera, firstParty } = running;
+  const bob = await registerUser(tessera, 'bob', 'bob password 1234');
+  /** An ID token of `user`, from a sign-in in a browser of their own. */
+  const idTokenOf = async (user: { username: string; password: string }) => {
+    const browser = new PageBrowser(app);
+    const request = authorizationRequest(firstParty.id, REDIRECT, { scope: 'openid' });
+    const page = await browser.get(request.url);
+    const code = redirected(t, await browser.submit(page, { username: user.username, password: user.password })).get('code')!;
+    const tokens = await tokenRequest(app, firstParty, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: request.verifier,
+      redirect_uri: REDIRECT,
+    });
+    return tokens.body_.id_token as string;
+  };
+  const alicesHint = await idTokenOf(running.alice);
+  const bobsHint = await idTokenOf(bob);
+  const browser = await signedIn(t, running);
+  const url = (extra: Record<string, string>) => authorizationRequest(firstParty.id, REDIRECT, { scope: 'openid', ...extra }).url;
+
+  t.ok(redirected(t, await browser.get(url({ id_token_hint: alicesHint, prompt: 'none' }))).get('code'), "the session's user: the code");
+  const other = redirected(t, await browser.get(url({ id_token_hint: bobsHint, prompt: 'none', state: 's' })));
+  t.equal(other.get('error'), 'login_required', 'another user, prompt=none: login_required');
+  t.equal(other.get('state'), 's');
+  const page = await browser.get(url({ id_token_hint: bobsHint }));
+  t.ok(isSignInPage(page), 'another user: the sign-in page');
+  t.match(hiddenFields(page.body), { id_token_hint: bobsHint }, 'carrying the hint');
+  const [header, payload] = bobsHint.split('.') as [string, string];
+  for (const bad of ['not even a JWT', `${header}.${payload}.`]) {
+    const refused = redirected(t, await browser.get(url({ id_token_hint: bad })));
+    t.equal(refused.get('error'), 'invalid_request', 'a hint that is no ID token of this server: invalid_request');
+  }
+});
+
 t.test('max_age', async (t) => {
   const running = await setUp(t);
   const { app, tessera, alice, firstParty, view } = running;
@@ -143,12 +180,11 @@ t.test('nonce, login_hint, ignored and refused parameters', async (t) => {
         ui_locales: 'fr',
         claims_locales: 'fr',
         acr_values: 'urn:x',
-        id_token_hint: 'not even a JWT',
         response_mode: 'query',
       }),
     ),
   );
-  t.ok(ignored.get('code'), 'display, ui_locales, claims_locales, acr_values, id_token_hint: accepted and ignored');
+  t.ok(ignored.get('code'), 'display, ui_locales, claims_locales, acr_values: accepted and ignored');
 
   const request = redirected(t, await browser.get(url({ request: 'eyJhbGciOiJub25lIn0.e30.' })));
   t.equal(request.get('error'), 'request_not_supported');

@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap';
 import { decodeJwt } from 'jose';
 import { dialectFor } from '../src/store/dialects/index.ts';
+import { LoadingCache } from '../src/store/read-cache.ts';
 import { ISSUER, registerClient, registerUser, startTessera, tokenRequest, type Running } from './helpers/harness.ts';
 import { authorizationRequest, PageBrowser, redirected, sha256 } from './helpers/page-flow.ts';
 
@@ -157,6 +158,53 @@ t.test('idle and absolute lifetimes', async (t) => {
   t.notOk(await answersFromSession(running, browser), 'past its absolute end: ended, however recently used');
 });
 
+t.test('the sessions cache: an idle session is read once, then remembered as over; a use updates it in place', async (t) => {
+  const running = await setUp(t, { TESSERA_SESSION_IDLE: '60' });
+  const { app, tessera, alice, one, view } = running;
+  const browser = new PageBrowser(app);
+  let reads = 0;
+  const byDigest = tessera.store.sessions.byDigest.bind(tessera.store.sessions);
+  tessera.store.sessions.byDigest = (digest) => {
+    reads++;
+    return byDigest(digest);
+  };
+  const age = async (lastSeenAt: Date) => {
+    await view.db.session.update({ where: { digest: sha256(browser.cookie('tessera_session')!) }, data: { lastSeenAt } });
+    tessera.sessions.forgetAll();
+    reads = 0;
+  };
+
+  await signIn(t, browser, alice, one.id, ONE);
+  await age(new Date(Date.now() - 50_000));
+  t.ok(await answersFromSession(running, browser), 'used 50 s ago: live, and the use recorded');
+  t.ok(await answersFromSession(running, browser), 'again');
+  t.equal(reads, 1, 'read once: the use updated the cached session rather than evicting it');
+
+  await age(new Date(Date.now() - 61_000));
+  for (let i = 0; i < 3; i++) t.notOk(await answersFromSession(running, browser), 'idle');
+  t.equal(reads, 1, 'idle: read once, then remembered as over');
+});
+
+t.test('the cache evicts one key: loads of other keys in flight are kept', async (t) => {
+  const loads: string[] = [];
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const cache = new LoadingCache<string | null>(10, 10, async (key) => {
+    loads.push(key);
+    await gate;
+    return key.toUpperCase();
+  });
+  const a = cache.get('a');
+  const b = cache.get('b');
+  cache.evict('b');
+  release();
+  t.equal(await a, 'A');
+  t.equal(await b, 'B', 'a load whose key was evicted still answers its caller');
+  t.equal(cache.get('a'), 'A', "another key's eviction does not discard a load in flight");
+  t.equal(await cache.get('b'), 'B');
+  t.same(loads, ['a', 'b', 'b'], 'the evicted key is loaded again: its first answer may predate the change');
+});
+
 t.test("a user's deactivation, new password or revocation of everything ends their sessions", async (t) => {
   const running = await setUp(t);
   const { app, tessera, alice, one } = running;
@@ -218,7 +266,7 @@ t.test('sessions are pruned once ended or past their absolute end', async (t) =>
   const live = new PageBrowser(app);
   await signIn(t, live, alice, one.id, ONE);
   const endedSession = (await tessera.sessions.find(ended.cookie('tessera_session')))!;
-  await tessera.sessions.end(endedSession.record.id);
+  await tessera.sessions.end(endedSession.record);
 
   t.equal((await tessera.store.prune(new Date())).sessions, 1, 'the ended session goes at once');
   t.notOk(await tessera.store.sessions.byId(endedSession.record.id));

@@ -29,6 +29,34 @@ t.test('the issuer is https, or plain http on the loopback only', async (t) => {
   }
 });
 
+t.test('session lifetimes and the brand name are checked at start', async (t) => {
+  const config = loadConfig({});
+  t.same([config.sessionIdleSeconds, config.sessionMaxSeconds, config.brandName], [1800, 36_000, 'Tessera'], 'the defaults');
+  t.same(
+    [
+      loadConfig({ TESSERA_SESSION_IDLE: '600', TESSERA_SESSION_MAX: '600' }).sessionIdleSeconds,
+      loadConfig({ TESSERA_BRAND_NAME: ' Acme ' }).brandName,
+    ],
+    [600, 'Acme'],
+  );
+  const refused: [Record<string, string>, RegExp][] = [
+    [
+      { TESSERA_SESSION_IDLE: '7200', TESSERA_SESSION_MAX: '3600' },
+      /TESSERA_SESSION_IDLE \(7200\) must not exceed TESSERA_SESSION_MAX \(3600\)/,
+    ],
+    [{ TESSERA_SESSION_IDLE: '10' }, /TESSERA_SESSION_IDLE must be a whole number from 60/],
+    [{ TESSERA_SESSION_MAX: '-1' }, /TESSERA_SESSION_MAX must be a whole number/],
+    [{ TESSERA_SESSION_MAX: '1e9' }, /TESSERA_SESSION_MAX must be a whole number/],
+    [{ TESSERA_BRAND_NAME: 'x'.repeat(65) }, /TESSERA_BRAND_NAME must be at most 64 characters/],
+    [{ TESSERA_BRAND_NAME: 'Acme\u0007' }, /without control characters/],
+  ];
+  for (const [env, message] of refused) {
+    const error = catchError(() => loadConfig(env));
+    t.type(error, ConfigError, `${JSON.stringify(env)} is refused`);
+    t.match((error as Error).message, message);
+  }
+});
+
 t.test('a secret file shorter than 32 characters stops the start, and says which file', async (t) => {
   const dir = scratch(t);
   writeFileSync(join(dir, 'secret'), 'too-short\n', { mode: 0o600 });

@@ -33,15 +33,20 @@ export interface LiveSession {
 
 const digestOf = (value: string) => createHash('sha256').update(value).digest('hex');
 
+/** What the sessions cache holds for a digest that names a session that can never be live again. */
+const DEAD = 'dead';
+
 export class Sessions {
   private readonly touchIntervalMs: number;
   /**
-   * Sessions by digest. An ended session is evicted by the change feed (at once here, within a
-   * second on other instances); its user's state is read from the users cache on every use; and
-   * the idle lifetime is judged again from the database before a session is declared idle, since
-   * another instance may have recorded a use since this one read it.
+   * Sessions by digest, or DEAD once the database has said a session is over (ended, idle or past
+   * its absolute end: none ever lives again, SessionStore.touch sees to it), or null for no row. A
+   * session ended elsewhere is evicted by the change feed (at once here, within a second on other
+   * instances); its user's state is read from the users cache on every use; and a cached session
+   * that looks idle is read again before it is declared so, since another instance may have
+   * recorded a use since this one read it.
    */
-  private readonly cached: LoadingCache<SessionRecord | null>;
+  private readonly cached: LoadingCache<SessionRecord | typeof DEAD | null>;
 
   constructor(
     private readonly store: SessionStore,
@@ -49,7 +54,10 @@ export class Sessions {
     private readonly settings: SessionSettings,
   ) {
     this.touchIntervalMs = Math.min(TOUCH_INTERVAL_MS, (settings.idleSeconds * 1000) / 10);
-    this.cached = new LoadingCache(CACHED_SESSIONS, CACHED_MISSES, (digest) => store.byDigest(digest));
+    this.cached = new LoadingCache(CACHED_SESSIONS, CACHED_MISSES, async (digest) => {
+      const record = await store.byDigest(digest);
+      return record && this.over(record, Date.now()) ? DEAD : record;
+    });
   }
 
   /** A new session for a user who has just signed in: the cookie's value, and the stored record. */
@@ -78,35 +86,43 @@ export class Sessions {
     if (value === undefined || !COOKIE_VALUE.test(value)) return null;
     const digest = digestOf(value);
     let record = await this.cached.get(digest);
-    const now = Date.now();
-    if (record && this.idle(record, now) && !this.over(record, now)) {
-      this.cached.evict(digest);
-      record = await this.cached.get(digest);
-    }
-    if (!record || this.over(record, now) || this.idle(record, now)) return null;
+    if (record && record !== DEAD && this.over(record, Date.now())) record = await this.cached.reload(digest);
+    if (!record || record === DEAD) return null;
     const user = await this.users.activeById(record.userId);
     if (!user || (user.tokensValidAfter && record.authTime.getTime() <= user.tokensValidAfter.getTime())) return null;
+    const now = Date.now();
     if (now - record.lastSeenAt.getTime() < this.touchIntervalMs) return { record, user };
+    // The use is recorded, and the cached session updated in place (unless it ended meanwhile).
     const lastSeenAt = new Date(now);
-    await this.store.touch(record.id, lastSeenAt);
-    this.cached.evict(digest);
-    return { record: { ...record, lastSeenAt }, user };
+    const live = record;
+    const touched = await this.cached.reload(digest, async () =>
+      (await this.store.touch(live.id, lastSeenAt, this.settings.idleSeconds)) ? { ...live, lastSeenAt } : DEAD,
+    );
+    return touched && touched !== DEAD ? { record: touched, user } : null;
   }
 
-  /** Ends a session and every refresh family its sign-in started (and their access tokens); nothing when there is no such session. */
-  async end(sessionId: string): Promise<void> {
-    await this.endOwnedBy(sessionId, null);
+  /** Ends a session and every refresh family its sign-in started (and their access tokens). */
+  async end(session: Pick<SessionRecord, 'id' | 'digest'>): Promise<void> {
+    await this.store.end(session);
   }
 
   /**
-   * Ends the session with this id if it is `userId`'s (any user's for null) and not ended yet (a
-   * logout names its session by the ID token's `sid`); false when there is no such session.
+   * Ends the session with this id (a logout names its session by the ID token's `sid`) and every
+   * refresh family it started, if they are `userId`'s. A session pruned already (past its absolute
+   * end) may have left families that live on: they end too. Nothing for another user's session.
    */
-  async endOwnedBy(sessionId: string, userId: string | null): Promise<boolean> {
+  async endOwnedBy(sessionId: string, userId: string): Promise<void> {
     const record = await this.store.byId(sessionId);
-    if (!record || record.endedAt || (userId !== null && record.userId !== userId)) return false;
-    await this.store.end(record);
-    return true;
+    if (record && record.userId !== userId) return;
+    await this.store.end({ id: sessionId, digest: record?.digest ?? null }, userId);
+  }
+
+  /**
+   * Whether the session has ended, read from the database (not the cache, which another instance's
+   * logout reaches only within a second): a code exchanged under an ended session starts no family.
+   */
+  isEnded(sessionId: string): Promise<boolean> {
+    return this.store.isEnded(sessionId);
   }
 
   /** The change feed says a session ended (by its digest). */
@@ -119,12 +135,10 @@ export class Sessions {
     this.cached.clear();
   }
 
-  /** Ended, or past its absolute end: never live again. */
+  /** Ended, idle or past its absolute end. */
   private over(record: SessionRecord, now: number): boolean {
-    return record.endedAt !== null || now >= record.expiresAt.getTime();
-  }
-
-  private idle(record: SessionRecord, now: number): boolean {
-    return now >= record.lastSeenAt.getTime() + this.settings.idleSeconds * 1000;
+    return (
+      record.endedAt !== null || now >= record.expiresAt.getTime() || now >= record.lastSeenAt.getTime() + this.settings.idleSeconds * 1000
+    );
   }
 }

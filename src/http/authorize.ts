@@ -25,6 +25,7 @@ import {
   type AuthorizationRequest,
 } from '../oauth/authorization-request.js';
 import { sameSecret } from '../tokens/constant-time.js';
+import type { IdTokens } from '../tokens/id-token.js';
 import type { TokenLifecycle } from '../tokens/lifecycle.js';
 import { FormCsrf, sessionCookie, setSessionCookie, type SessionCookieOptions } from './page-cookies.js';
 import { describeScopes, sendPage, type Pages } from './pages.js';
@@ -69,7 +70,7 @@ const getSchema = {
   tags: ['oauth'],
   summary: 'Authorization endpoint (RFC 6749 §4.1, PKCE S256, OpenID Connect): a code at once, or the sign-in or consent page',
   description:
-    "The authorization code flow for public and confidential clients registered with authorization_code. With a live session (the tessera_session cookie) that the request's prompt and max_age accept, the answer is the redirect with a code, without a page, unless a third-party client needs the user's consent. Otherwise the HTML sign-in form (CSRF-protected by the tessera_login_csrf cookie), or the consent page; with prompt=none, the redirect with `login_required` or `consent_required` instead. A request that is bad once the client and redirect URI are known is redirected back with `error`.",
+    "The authorization code flow for public and confidential clients registered with authorization_code. With a live session (the tessera_session cookie) that the request's prompt, max_age and id_token_hint accept (a hint naming another user asks for a sign-in; one that is not an ID token of this server is invalid_request), the answer is the redirect with a code, without a page, unless a third-party client needs the user's consent. Otherwise the HTML sign-in form (CSRF-protected by the tessera_login_csrf cookie), or the consent page; with prompt=none, the redirect with `login_required` or `consent_required` instead. A request that is bad once the client and redirect URI are known is redirected back with `error`.",
   security: [],
   querystring: parameters(AUTHORIZATION_PARAMETERS, {
     ...authorizationParameters,
@@ -137,6 +138,8 @@ export interface AuthorizeServices {
   users: Pick<Users, 'signIn'>;
   tokens: Pick<TokenLifecycle, 'issueCode'>;
   sessions: Pick<Sessions, 'find' | 'start'>;
+  /** Reads an id_token_hint: a session of another user than the one it names does not answer. */
+  idTokens: Pick<IdTokens, 'verifyHint'>;
   consents: Pick<Consents, 'covers' | 'approve'>;
   pages: Pages;
   issuer: string;
@@ -154,7 +157,7 @@ async function needsConsent(consents: AuthorizeServices['consents'], request: Au
 }
 
 export function authorizeRoutes(app: FastifyInstance, services: AuthorizeServices): void {
-  const { clients, users, tokens, sessions, consents, pages, issuer, metrics } = services;
+  const { users, tokens, sessions, consents, pages, issuer, metrics } = services;
   const secure = services.sessionCookie.secure;
 
   /**
@@ -181,7 +184,7 @@ export function authorizeRoutes(app: FastifyInstance, services: AuthorizeService
   /** The request checked, or null once the error has been answered (a page, or a redirect to the client). */
   const checked = async (reply: FastifyReply, params: AuthorizationParameters) => {
     try {
-      return await checkAuthorizationRequest(clients, params);
+      return await checkAuthorizationRequest(services, params);
     } catch (error) {
       if (!(error instanceof AuthorizationError)) throw error;
       if (!error.redirect) void sendPage(reply, 400, pages.error({ description: error.description }));
@@ -250,7 +253,7 @@ export function authorizeRoutes(app: FastifyInstance, services: AuthorizeService
     const request = await checked(reply, params);
     if (!request) return reply;
     const session = await sessions.find(sessionCookie(req));
-    if (!session || wantsNewSignIn(request, session.record.authTime)) {
+    if (!session || wantsNewSignIn(request, session.record)) {
       if (request.prompt.has('none')) return refuse(reply, request, 'login_required', 'The user must sign in');
       return showSignIn(reply, request, params, 200, { username: request.loginHint });
     }

@@ -1,7 +1,7 @@
 // GET and POST /logout: OpenID Connect RP-Initiated Logout 1.0 (the end_session_endpoint). With a
-// valid id_token_hint the user's session ends at once (the browser's, and the one the hint names)
-// with every refresh family it started; without one the user confirms first, on a page whose form
-// is CSRF-protected. Then the browser goes back to the client's registered
+// valid id_token_hint the session it names ends at once with every refresh family it started;
+// without one, or when the browser holds another session of the hint's user, the user confirms
+// first, on a page whose form is CSRF-protected. Then the browser goes back to the client's registered
 // post_logout_redirect_uri, with `state`, or sees the signed-out page.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clients } from '../domain/clients.js';
@@ -24,7 +24,9 @@ const CONFIRM_PARAMETERS = [...LOGOUT_PARAMETERS, 'csrf'] as const;
 
 const page = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
 const responses = {
-  200: page('The signed-out page (no post_logout_redirect_uri), or, without an id_token_hint, the page that asks the user to confirm'),
+  200: page(
+    "The signed-out page (no post_logout_redirect_uri), or the page that asks the user to confirm: without an id_token_hint, or when the browser's session is the hint's user's but not the session the hint names",
+  ),
   302: {
     description: 'Signed out: to the post_logout_redirect_uri, with `state` when the request had one',
     type: 'null',
@@ -37,7 +39,7 @@ const responses = {
   503: commonErrors[503],
 };
 const description =
-  "RP-Initiated Logout 1.0. With a valid id_token_hint (an expired one counts), the browser's session ends if it is the hint's user's, and so does the session the hint's `sid` names, each with the refresh families it started (announced on the revocation stream); the tessera_session cookie is cleared. Without a hint, a page asks the user to confirm, and its form (POST, CSRF-protected by the tessera_logout_csrf cookie) ends the browser's session. `logout_hint` and `ui_locales` are read and ignored.";
+  "RP-Initiated Logout 1.0. With a valid id_token_hint (an expired one counts), the session the hint's `sid` names ends if it is the hint's user's, with the refresh families it started (announced on the revocation stream), even when pruning has removed the session itself; the tessera_session cookie is cleared when it named that session. When the browser holds another session of the hint's user, the user confirms first. Without a hint, a page asks the user to confirm. The confirmation form (POST, CSRF-protected by the tessera_logout_csrf cookie) ends the browser's session, and the hint's session if it is the hint's user's. `logout_hint` and `ui_locales` are read and ignored.";
 
 const getSchema = {
   tags: ['oauth'],
@@ -83,16 +85,41 @@ export function endSessionRoutes(app: FastifyInstance, services: EndSessionServi
       ? sendPage(reply, 200, pages.signedOut())
       : reply.redirect(redirectWith(logout.redirectUri, { state: logout.state }), 302);
 
+  /** The page that asks the user to confirm, carrying the checked request (and its hint, if any) to its form. */
+  const confirmPage = (reply: FastifyReply, params: Record<string, string | undefined>, checked: LogoutRequest) => {
+    const html = pages.logoutConfirm({
+      action: '/logout',
+      hidden: pick(params, LOGOUT_PARAMETERS),
+      csrf: CONFIRM_CSRF.issue(reply, secure),
+      ...(checked.client ? { clientName: checked.client.name } : {}),
+    });
+    return sendPage(reply, 200, html, checked.redirectUri);
+  };
+
+  /** Clears a cookie that names no session any more, or the one that just ended. */
+  const clearCookie = (request: FastifyRequest, reply: FastifyReply) => {
+    if (sessionCookie(request) !== undefined) clearSessionCookie(reply, { secure });
+  };
+
   /**
-   * The hint's user signs out: the browser's session if it is theirs (another user's session in
-   * this browser is not the client's to end), and the session the hint names, if it is theirs.
+   * A logout with a hint. The session the hint's `sid` names is the client's own: it ends (if it
+   * is the hint's user's) without asking, and the browser's cookie goes with it when it is that
+   * session. Any other live session in this browser is not the client's to end without asking
+   * (§2: an ID token from another session does not speak for this one): the hint's user confirms
+   * first, and another user's session is left alone.
    */
-  const endHinted = async (request: FastifyRequest, reply: FastifyReply, hint: IdTokenHint) => {
+  const endHinted = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    params: Record<string, string | undefined>,
+    checked: LogoutRequest,
+    hint: IdTokenHint,
+  ) => {
     const browser = await sessions.find(sessionCookie(request));
-    const browserIsTheirs = browser !== null && browser.user.id === hint.sub;
-    if (browserIsTheirs) await sessions.end(browser.record.id);
-    if (hint.sessionId !== null && hint.sessionId !== browser?.record.id) await sessions.endOwnedBy(hint.sessionId, hint.sub);
-    if (sessionCookie(request) !== undefined && (browser === null || browserIsTheirs)) clearSessionCookie(reply, { secure });
+    if (browser && browser.user.id === hint.sub && browser.record.id !== hint.sessionId) return confirmPage(reply, params, checked);
+    if (hint.sessionId !== null) await sessions.endOwnedBy(hint.sessionId, hint.sub);
+    if (browser === null || browser.record.id === hint.sessionId) clearCookie(request, reply);
+    return signedOut(reply, checked);
   };
 
   const logout = async (request: FastifyRequest, reply: FastifyReply, source: unknown, names: readonly string[]) => {
@@ -110,28 +137,22 @@ export function endSessionRoutes(app: FastifyInstance, services: EndSessionServi
       if (!(error instanceof LogoutError)) throw error;
       return errorPage(reply, 400, error.message);
     }
-    if (checked.hint) {
-      noteRequestParties(request, checked.hint.clientId, checked.hint.sub);
-      await endHinted(request, reply, checked.hint);
-      return signedOut(reply, checked);
-    }
+    if (checked.hint) noteRequestParties(request, checked.hint.clientId, checked.hint.sub);
     if (params.csrf !== undefined) {
       if (!CONFIRM_CSRF.matches(request, params.csrf))
         return errorPage(reply, 403, 'This sign-out form expired or was not sent from this page. Please try again.');
+      // Confirmed: the browser's session ends, and the hint's session if it is the hint's user's.
       CONFIRM_CSRF.clear(reply);
       const browser = await sessions.find(sessionCookie(request));
-      if (browser) await sessions.end(browser.record.id);
-      if (sessionCookie(request) !== undefined) clearSessionCookie(reply, { secure });
+      if (browser) await sessions.end(browser.record);
+      const { hint } = checked;
+      if (hint?.sessionId && hint.sessionId !== browser?.record.id) await sessions.endOwnedBy(hint.sessionId, hint.sub);
+      clearCookie(request, reply);
       return signedOut(reply, checked);
     }
+    if (checked.hint) return endHinted(request, reply, params, checked, checked.hint);
     // No hint: nothing says the client speaks for this user, so the user decides (§2: the OP asks).
-    const html = pages.logoutConfirm({
-      action: '/logout',
-      hidden: pick(params, LOGOUT_PARAMETERS),
-      csrf: CONFIRM_CSRF.issue(reply, secure),
-      ...(checked.client ? { clientName: checked.client.name } : {}),
-    });
-    return sendPage(reply, 200, html, checked.redirectUri);
+    return confirmPage(reply, params, checked);
   };
 
   // documentationOnly: the schemas document; the endpoint reads its parameters itself (src/http/route-docs.ts).

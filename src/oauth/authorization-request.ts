@@ -6,6 +6,7 @@
 import type { Clients } from '../domain/clients.js';
 import { formatScope, isScopeToken, parseScope } from '../domain/scopes.js';
 import type { ClientRecord, SessionRecord } from '../records.js';
+import type { IdTokens } from '../tokens/id-token.js';
 import type { TokenLifecycle } from '../tokens/lifecycle.js';
 
 /** OpenID Connect Core §3.1.2.1 prompt values (`select_account` is served as `login`: one account per sign-in). */
@@ -25,6 +26,8 @@ export interface AuthorizationRequest {
   maxAge: number | null;
   /** Prefills the username on the sign-in page. */
   loginHint: string | undefined;
+  /** The user an id_token_hint names (Core §3.1.2.1): a session of anyone else does not answer. */
+  hintedUserId: string | undefined;
 }
 
 export class AuthorizationError extends Error {
@@ -46,8 +49,8 @@ const MAX_NONCE_LENGTH = 512;
 /**
  * The authorization request's parameters: carried through the sign-in and consent forms unchanged.
  * `request` and `request_uri` are read only to be refused (Core §6). Other OpenID Connect
- * parameters (display, ui_locales, claims_locales, acr_values, id_token_hint) are accepted and
- * ignored, as unknown parameters are (RFC 6749 §3.1).
+ * parameters (display, ui_locales, claims_locales, acr_values) are accepted and ignored, as unknown
+ * parameters are (RFC 6749 §3.1).
  */
 export const AUTHORIZATION_PARAMETERS = [
   'response_type',
@@ -61,6 +64,7 @@ export const AUTHORIZATION_PARAMETERS = [
   'prompt',
   'max_age',
   'login_hint',
+  'id_token_hint',
   'request',
   'request_uri',
 ] as const;
@@ -68,7 +72,7 @@ export const AUTHORIZATION_PARAMETERS = [
 export type AuthorizationParameters = Partial<Record<(typeof AUTHORIZATION_PARAMETERS)[number], string>>;
 
 export async function checkAuthorizationRequest(
-  clients: Pick<Clients, 'find'>,
+  { clients, idTokens }: { clients: Pick<Clients, 'find'>; idTokens: Pick<IdTokens, 'verifyHint'> },
   params: AuthorizationParameters,
 ): Promise<AuthorizationRequest> {
   const clientId = params.client_id;
@@ -101,6 +105,10 @@ export async function checkAuthorizationRequest(
   if (!prompt) throw fail('invalid_request', 'Invalid parameter: prompt (none alone, or any of login, consent, select_account)');
   const maxAge = parseMaxAge(params.max_age);
   if (maxAge === undefined) throw fail('invalid_request', 'Invalid parameter: max_age (a non-negative whole number of seconds)');
+  // An expired ID token still names its user (Core §3.1.2.1); a forged or foreign one names nobody.
+  const hint = params.id_token_hint === undefined ? null : await idTokens.verifyHint(params.id_token_hint);
+  if (params.id_token_hint !== undefined && !hint)
+    throw fail('invalid_request', 'Invalid parameter: id_token_hint (not an ID token this server issued)');
   return {
     client,
     redirectUri,
@@ -111,6 +119,7 @@ export async function checkAuthorizationRequest(
     prompt,
     maxAge,
     loginHint: params.login_hint,
+    hintedUserId: hint?.sub,
   };
 }
 
@@ -134,15 +143,21 @@ function parseMaxAge(value: string | undefined): number | null | undefined {
 }
 
 /**
- * Whether the request wants the user to sign in again even with a live session: prompt=login (or
- * select_account: choosing an account is signing in with it), or a sign-in older than max_age.
+ * Whether the request wants the user to sign in again even with a live session: an id_token_hint of
+ * another user, prompt=login (or select_account: choosing an account is signing in with it), or a
+ * sign-in older than max_age.
  * Ages are compared in whole seconds, as the ID token's auth_time tells them to the client;
  * max_age=0 asks for a sign-in every time (Core §3.1.2.1: like prompt=login).
  */
-export function wantsNewSignIn(request: AuthorizationRequest, authTime: Date, now: Date = new Date()): boolean {
+export function wantsNewSignIn(
+  request: AuthorizationRequest,
+  session: Pick<SessionRecord, 'userId' | 'authTime'>,
+  now: Date = new Date(),
+): boolean {
+  if (request.hintedUserId !== undefined && request.hintedUserId !== session.userId) return true;
   if (request.prompt.has('login') || request.prompt.has('select_account')) return true;
   if (request.maxAge === null) return false;
-  const age = Math.floor(now.getTime() / 1000) - Math.floor(authTime.getTime() / 1000);
+  const age = Math.floor(now.getTime() / 1000) - Math.floor(session.authTime.getTime() / 1000);
   return request.maxAge === 0 || age > request.maxAge;
 }
 

@@ -32,6 +32,11 @@ export interface HotPath {
   insertAccessTokens(tokens: NewAccessToken[]): Promise<void>;
   /** Stores the codes in one transaction. */
   insertCodes(codes: NewAuthorizationCode[]): Promise<void>;
+  /**
+   * In one transaction, marks each code used for its grant if it is still unused; answers, per
+   * use, whether it won. The digests must be distinct.
+   */
+  consumeCodes(uses: CodeUse[], now: Date): Promise<boolean[]>;
   /** Stores the grants and their first tokens in one transaction. */
   startGrants(starts: GrantStart[], now: Date): Promise<void>;
   /**
@@ -47,6 +52,12 @@ export interface HotPath {
    * those recorded before (replays). The keys must be distinct.
    */
   recordAssertions(used: UsedAssertion[]): Promise<Set<string>>;
+}
+
+/** An authorization code being exchanged, and the grant its exchange starts. */
+export interface CodeUse {
+  digest: string;
+  grantId: string;
 }
 
 export interface UsedAssertion {

@@ -15,14 +15,18 @@ import type { TokenStore } from './tokens.js';
 import type { UserStore } from './users.js';
 
 /**
- * A cache that loads on a miss. A load that started before an eviction is not cached: its
- * answer may predate the change that caused the eviction. A key the load found nothing for (null)
- * goes to the separate `misses` LRU, never among the entries.
+ * A cache that loads on a miss. A load that started before its key was evicted is not cached: its
+ * answer may predate the change that caused the eviction. Eviction is per key, so that one key's
+ * change does not discard the loads of every other key in flight. A key the load found nothing for
+ * (null) goes to the separate `misses` LRU, never among the entries.
  */
 export class LoadingCache<V> {
   private readonly entries: LRUCache<string, { value: V }>;
   private readonly misses: LRUCache<string, { value: V }>;
-  private generation = 0;
+  /** Per key, the newest load in flight: only it may store its answer, and an eviction withdraws it. */
+  private readonly loading = new Map<string, symbol>();
+  /** Advanced by clear and forgetMisses, which concern every key, withdrawing every load in flight. */
+  private epoch = 0;
 
   constructor(
     max: number,
@@ -33,34 +37,48 @@ export class LoadingCache<V> {
     this.misses = new LRUCache({ max: maxMisses });
   }
 
-  /** The value itself on a hit, a promise of it on a miss (loaded once, however many ask). */
+  /** The value itself on a hit, a promise of it on a miss. */
   get(key: string): V | Promise<V> {
     const hit = this.entries.get(key) ?? this.misses.get(key);
-    return hit ? hit.value : this.fill(key);
+    return hit ? hit.value : this.reload(key);
   }
 
-  private async fill(key: string): Promise<V> {
-    const generation = this.generation;
-    const value = await this.load(key);
-    if (generation === this.generation) (value === null ? this.misses : this.entries).set(key, { value });
-    return value;
+  /**
+   * Loads the key afresh (with `load`, or the cache's loader) and caches the answer, unless the key
+   * is evicted meanwhile; until then the cached value stays.
+   */
+  async reload(key: string, load: () => Promise<V> = () => this.load(key)): Promise<V> {
+    const token = Symbol(key);
+    const epoch = this.epoch;
+    this.loading.set(key, token);
+    try {
+      const value = await load();
+      if (this.loading.get(key) === token && epoch === this.epoch) {
+        this.entries.delete(key);
+        this.misses.delete(key);
+        (value === null ? this.misses : this.entries).set(key, { value });
+      }
+      return value;
+    } finally {
+      if (this.loading.get(key) === token) this.loading.delete(key);
+    }
   }
 
   evict(key: string): void {
-    this.generation++;
+    this.loading.delete(key);
     this.entries.delete(key);
     this.misses.delete(key);
   }
 
   clear(): void {
-    this.generation++;
+    this.epoch++;
     this.entries.clear();
     this.misses.clear();
   }
 
   /** Keys found in no row may have one now; what was found stays. */
   forgetMisses(): void {
-    this.generation++;
+    this.epoch++;
     this.misses.clear();
   }
 }

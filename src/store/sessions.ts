@@ -1,7 +1,9 @@
 // Browser sessions (single sign-on): one row per sign-in on the /authorize page, found by the
 // SHA-256 digest of the cookie's value (the value itself is never stored).
+import type { Prisma } from '../generated/sqlite/client.ts';
 import type { SessionRecord } from '../records.js';
 import type { ChangeFeed } from './change-feed.js';
+import type { Change } from './changes.js';
 import type { Db } from './dialect.js';
 import { retryingConflicts } from './errors.js';
 import { accessTokensEndBy } from './revocations.js';
@@ -25,33 +27,80 @@ export class SessionStore {
     return this.db.session.findUnique({ where: { id } });
   }
 
-  /** Records a use (the idle lifetime counts from it); an ended session stays ended. */
-  async touch(id: string, at: Date): Promise<void> {
-    await this.db.session.updateMany({ where: { id, endedAt: null }, data: { lastSeenAt: at } });
+  /**
+   * Records a use (the idle lifetime counts from it), only while the session lives: an ended, idle
+   * or expired session is never revived, so once the database says one is over it stays over.
+   * False when it was not live.
+   */
+  async touch(id: string, at: Date, idleSeconds: number): Promise<boolean> {
+    const { count } = await this.db.session.updateMany({
+      where: { id, endedAt: null, expiresAt: { gt: at }, lastSeenAt: { gt: new Date(at.getTime() - idleSeconds * 1000) } },
+      data: { lastSeenAt: at },
+    });
+    return count > 0;
   }
 
   /**
-   * Ends a session and everything its sign-in started, in one transaction announced on the change
-   * feed (so that every instance forgets the session it cached): every grant (refresh family) with
-   * its sessionId and the access tokens issued from them, announced on the revocation stream as
-   * each grant's revocation is (TokenStore.revokeGrant), and its codes not yet exchanged, which
-   * would otherwise start a family after the logout.
+   * Ends a session and everything its sign-in started. `session` is the row, or, when pruning has
+   * deleted it (past its absolute end, its refresh families may live on), its id alone; `userId`,
+   * when given, limits this to that user's session and families. One transaction, announced on the
+   * change feed (so that every instance forgets the session it cached), ends the session, voids its
+   * codes not yet exchanged (they would start a family after the logout) and revokes its refresh
+   * families with the access tokens issued from them, each announced on the revocation stream as
+   * TokenStore.revokeGrant announces one.
+   *
+   * The families revoked are exactly those announced: selected first, revoked by id. A family
+   * started meanwhile (a code exchanged while this runs) is revoked by a second pass, after the
+   * commit; one started later sees the session ended and revokes itself (the authorization_code
+   * grant checks after starting it), so none outlives the logout unannounced.
    */
-  async end({ id, digest }: Pick<SessionRecord, 'id' | 'digest'>): Promise<void> {
+  async end(session: { id: string; digest: string | null }, userId: string | null = null): Promise<void> {
+    const owner = userId === null ? {} : { userId };
     const at = new Date();
-    const grants = await this.db.grant.findMany({ where: { sessionId: id, revokedAt: null }, select: { id: true } });
+    await this.revokeFamilies(
+      session.id,
+      owner,
+      at,
+      () => [
+        this.db.session.updateMany({ where: { id: session.id, endedAt: null, ...owner }, data: { endedAt: at } }),
+        this.db.authorizationCode.deleteMany({ where: { sessionId: session.id, consumedAt: null, ...owner } }),
+      ],
+      session.digest === null ? [] : [{ kind: 'session', subject: session.digest }],
+    );
+    await this.revokeFamilies(session.id, owner, at, null, []);
+  }
+
+  /** Whether the session has ended (read from the database); a pruned session has. */
+  async isEnded(id: string): Promise<boolean> {
+    const row = await this.db.session.findUnique({ where: { id }, select: { endedAt: true } });
+    return row === null || row.endedAt !== null;
+  }
+
+  /** Commits `writes` (built afresh for each try) with the revocation of the session's live families (selected first, revoked by id). */
+  private async revokeFamilies(
+    sessionId: string,
+    owner: { userId?: string },
+    at: Date,
+    writes: (() => Prisma.PrismaPromise<unknown>[]) | null,
+    changes: Change[],
+  ): Promise<void> {
+    const grants = (await this.db.grant.findMany({ where: { sessionId, revokedAt: null, ...owner }, select: { id: true } })).map(
+      (g) => g.id,
+    );
+    if (grants.length === 0 && writes === null) return;
     // A family never issues a good token again: its event covers every token it ever issued.
-    const exp = await accessTokensEndBy(this.db, at, { grantsIssued: { some: { sessionId: id } } });
+    const exp = grants.length === 0 ? at : await accessTokensEndBy(this.db, at, { grantsIssued: { some: { id: { in: grants } } } });
     // Retried on a deadlock with a concurrent rotation (see revokeTokensWhere), like revokeGrant.
     await retryingConflicts(() =>
       this.feed.commit(
         [
-          this.db.session.updateMany({ where: { id, endedAt: null }, data: { endedAt: at } }),
-          ...revokeTokensWhere(this.db, at, { grant: { sessionId: id }, access: { grant: { sessionId: id } } }),
-          this.db.authorizationCode.deleteMany({ where: { sessionId: id, consumedAt: null } }),
+          ...(writes?.() ?? []),
+          ...(grants.length === 0
+            ? []
+            : revokeTokensWhere(this.db, at, { grant: { id: { in: grants } }, access: { grantId: { in: grants } } })),
         ],
-        [{ kind: 'session', subject: digest }, ...grants.map((grant) => ({ kind: 'grant' as const, subject: grant.id }))],
-        grants.map((grant) => ({ sid: grant.id, at: exp, exp })),
+        [...changes, ...grants.map((id) => ({ kind: 'grant' as const, subject: id }))],
+        grants.map((id) => ({ sid: id, at: exp, exp })),
       ),
     );
   }

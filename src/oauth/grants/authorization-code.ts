@@ -19,7 +19,7 @@ export const authorizationCode = defineGrant({
   parameters: ['code', 'redirect_uri', 'code_verifier'],
   rules: { issuesRefreshToken: true, publicClientAllowed: true, needsRedirectUri: true, deprecated: false },
 
-  async handle({ client, params }, { tokens, users, idTokens }) {
+  async handle({ client, params }, { tokens, users, idTokens, sessions }) {
     if (!params.code) throw new InvalidRequestError('Missing parameter: `code`');
     if (!VSCHAR.test(params.code)) throw new InvalidRequestError('Invalid parameter: `code`');
     const code = await tokens.findCode(params.code);
@@ -49,6 +49,14 @@ export const authorizationCode = defineGrant({
     // recorded it) counts as a sign-in now.
     const signIn = { sessionId: code.sessionId, authTime: code.authTime ?? new Date() };
     const issued = await tokens.startGrant(client, user, scope, grantId, signIn);
+    // A logout of the code's session revokes the families it finds (SessionStore.end); one this
+    // exchange starts as the session ends must not outlive it. Checked in the database once the
+    // family is committed: a logout that ended the session first is seen here, a later one finds
+    // the family.
+    if (code.sessionId !== null && (await sessions.isEnded(code.sessionId))) {
+      await tokens.revokeFamily(grantId, client.id, 'the session of the authorization code ended');
+      throw invalid();
+    }
     return withIdToken(issued, scope, idTokens, { client, user, ...signIn, nonce: code.nonce });
   },
 });

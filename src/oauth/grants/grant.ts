@@ -1,6 +1,7 @@
 // What a grant type is (RFC 6749 §4): its name, the parameters it reads, the rules registration
 // and discovery read, and its handler. One file per grant beside this one; index.ts lists them.
 import type { GrantRules } from '../../domain/clients.js';
+import type { Sessions } from '../../domain/sessions.js';
 import type { Users } from '../../domain/users.js';
 import type { ClientRecord } from '../../records.js';
 import { holdsOpenId, type IdTokenInput, type IdTokens } from '../../tokens/id-token.js';
@@ -20,6 +21,8 @@ export interface GrantServices {
   tokens: TokenLifecycle;
   users: Pick<Users, 'signIn' | 'activeById'>;
   idTokens: Pick<IdTokens, 'mint'>;
+  /** Whether a code's session has ended since the code was issued (the authorization_code grant). */
+  sessions: Pick<Sessions, 'isEnded'>;
 }
 
 export interface GrantType<P extends string = string> {

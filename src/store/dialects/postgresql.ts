@@ -14,6 +14,7 @@ import {
   refreshRecordFrom,
   refreshRow,
   successorRow,
+  type CodeUse,
   type GrantStart,
   type HotPath,
   type Rotation,
@@ -162,6 +163,13 @@ const INSERT_CODES = insertFrom(AUTHORIZATION_CODE, '', unnestFrom('i', columnGr
 
 // The primary key decides a replay: of two transactions inserting one key, the second waits for
 // the first and then does nothing, so it does not return the key.
+const c = column(AUTHORIZATION_CODE);
+const CONSUME_CODES = `
+  UPDATE ${quote(AUTHORIZATION_CODE.name)} AS code SET ${c('consumedAt')} = $3, ${c('grantId')} = i."grantId"
+  FROM unnest($1::text[], $2::text[]) AS i("digest", "grantId")
+  WHERE code.${c('digest')} = i."digest" AND code.${c('consumedAt')} IS NULL
+  RETURNING code.${c('digest')} AS "digest"`;
+
 const RECORD_ASSERTIONS = `${insertFrom(USED_ASSERTION, '', unnestFrom('i', columnGroups({ table: USED_ASSERTION, prefix: '' })))} ON CONFLICT DO NOTHING RETURNING "key"`;
 
 // One row per start; foreign keys are checked at the end of the statement, when the grants exist.
@@ -213,6 +221,16 @@ class PostgresHotPath implements HotPath {
 
   async insertCodes(codes: NewAuthorizationCode[]): Promise<void> {
     await this.pool.query({ name: 'tessera_insert_codes', text: INSERT_CODES, values: columnArrays(AUTHORIZATION_CODE, codes) });
+  }
+
+  async consumeCodes(uses: CodeUse[], now: Date): Promise<boolean[]> {
+    const result = await this.pool.query<{ digest: string }>({
+      name: 'tessera_consume_codes',
+      text: CONSUME_CODES,
+      values: [uses.map((use) => use.digest), uses.map((use) => use.grantId), stored(now)],
+    });
+    const won = new Set(result.rows.map((row) => row.digest));
+    return uses.map((use) => won.has(use.digest));
   }
 
   async startGrants(starts: GrantStart[], now: Date): Promise<void> {

@@ -15,6 +15,7 @@ import {
   refreshRecordFrom,
   refreshRow,
   successorRow,
+  type CodeUse,
   type GrantStart,
   type HotPath,
   type Rotation,
@@ -47,6 +48,7 @@ const insertSql = (table: Table) =>
 
 const r = column(REFRESH_TOKEN);
 const g = column(GRANT);
+const c = column(AUTHORIZATION_CODE);
 
 /**
  * The hot-path statements, prepared once and run on Prisma's own connection: one connection means
@@ -58,6 +60,7 @@ const g = column(GRANT);
 class SqliteHotPath implements HotPath {
   private readonly insertAccess: BetterSqlite3.Statement;
   private readonly insertCode: BetterSqlite3.Statement;
+  private readonly consumeCode: BetterSqlite3.Statement;
   private readonly consume: BetterSqlite3.Statement;
   private readonly insertRefresh: BetterSqlite3.Statement;
   private readonly extendGrant: BetterSqlite3.Statement;
@@ -66,6 +69,7 @@ class SqliteHotPath implements HotPath {
   private readonly insertAssertion: BetterSqlite3.Statement;
   readonly insertAccessTokens: (tokens: NewAccessToken[]) => Promise<void>;
   readonly insertCodes: (codes: NewAuthorizationCode[]) => Promise<void>;
+  readonly consumeCodes: (uses: CodeUse[], now: Date) => Promise<boolean[]>;
   readonly startGrants: (starts: GrantStart[], now: Date) => Promise<void>;
   readonly rotate: (rotations: Rotation[], now: Date) => Promise<boolean[]>;
   readonly recordAssertions: (used: UsedAssertion[]) => Promise<Set<string>>;
@@ -73,6 +77,9 @@ class SqliteHotPath implements HotPath {
   constructor(private readonly connection: BetterSqlite3.Database) {
     this.insertAccess = connection.prepare(insertSql(ACCESS_TOKEN));
     this.insertCode = connection.prepare(insertSql(AUTHORIZATION_CODE));
+    this.consumeCode = connection.prepare(
+      `UPDATE ${quote(AUTHORIZATION_CODE.name)} SET ${c('consumedAt')} = ?, ${c('grantId')} = ? WHERE ${c('digest')} = ? AND ${c('consumedAt')} IS NULL`,
+    );
     this.insertRefresh = connection.prepare(insertSql(REFRESH_TOKEN));
     this.insertGrant = connection.prepare(insertSql(GRANT));
     this.consume = connection.prepare(
@@ -90,6 +97,9 @@ class SqliteHotPath implements HotPath {
     this.insertCodes = this.batchWriter((codes: NewAuthorizationCode[]) => {
       for (const code of codes) this.insertCode.run(valuesOf(AUTHORIZATION_CODE, code, stored));
     });
+    this.consumeCodes = this.batchWriter((uses: CodeUse[], now: Date) =>
+      uses.map((use) => this.consumeCode.run(stored(now), use.grantId, use.digest).changes === 1),
+    );
     this.startGrants = this.batchWriter((starts: GrantStart[], now: Date) => {
       for (const start of starts) this.startOne(start, now);
     });
