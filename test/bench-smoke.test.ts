@@ -53,6 +53,10 @@ t.test('npm run bench works end to end', async (t) => {
     'client_credentials, JWT',
     'client_credentials, opaque',
     'refresh, rotating',
+    'code exchange',
+    'code exchange, openid (ID token)',
+    'baseline: bare Fastify GET',
+    '/authorize, live session (302 with a code)',
     'password grant',
     'introspect opaque, 2,000 more tokens stored',
   ]) {
@@ -60,6 +64,8 @@ t.test('npm run bench works end to end', async (t) => {
   }
   t.match(run.out, /Server RSS: \d+ MB/, "reports the server's memory");
   t.match(run.out, row('refresh, rotating', '0'), 'every rotating refresh succeeded (the chain never broke)');
+  t.match(run.out, row('code exchange', '0'), 'every code was exchanged once, successfully');
+  t.match(run.out, row('code exchange, openid (ID token)', '0'), 'and with openid too');
   t.match(
     run.out,
     hasWrk ? /load generator: wrk -t\d+ -c32 / : /load generator: autocannon \(\d+ worker threads\)/,
