@@ -116,7 +116,13 @@ export class Tessera {
       idleSeconds: config.sessionIdleSeconds,
       maxSeconds: config.sessionMaxSeconds,
     });
-    this.grantServices = { tokens: this.tokens, users: this.users, idTokens: this.idTokens, sessions: this.sessions };
+    this.grantServices = {
+      tokens: this.tokens,
+      users: this.users,
+      idTokens: this.idTokens,
+      sessions: this.sessions,
+      consents: this.consents,
+    };
   }
 
   /** What the admin operations (src/admin/) use. */

@@ -8,7 +8,8 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ACTIVE, INACTIVE, isProblem, passwordGrant, refresh, startAdmin, tokenState, type Call } from './helpers/admin.ts';
 import { cli, cliEnv, failsClearly, type Run } from './helpers/cli.ts';
-import { registerClient, registerUser, startTessera } from './helpers/harness.ts';
+import { registerClient, registerUser, startTessera, tokenRequest } from './helpers/harness.ts';
+import { pkcePair } from './helpers/pkce.ts';
 import { freePort } from './helpers/server-process.ts';
 
 // The command runs about fifty times, each a process of its own: far more than the default timeout on a busy machine.
@@ -73,6 +74,58 @@ t.test('Consents: an approval is the union of what was approved, and covers any 
 });
 
 /** Every client_id in the user's approvals, through the admin API, page after page of `limit`. */
+t.test('a code issued under an approval withdrawn before its exchange starts nothing', async (t) => {
+  const { app, tessera } = await startTessera(t);
+  const { user } = await registerUser(tessera);
+  const redirectUri = 'https://notes.example.com/cb';
+  const notes = await registerClient(tessera, {
+    name: 'Notes',
+    public: true,
+    consent: true,
+    redirectUris: [redirectUri],
+    scopes: ['openid', 'notes'],
+  });
+  const many = Array.from({ length: 21 }, (_, i) => `https://notes.example.com/bye/${i}`);
+  await t.rejects(
+    tessera.clients.register({ name: 'Many', postLogoutRedirectUris: many }),
+    /at most 20 post-logout redirect URIs/,
+    'the admin API’s limits hold on the database too',
+  );
+  const { verifier, challenge } = pkcePair();
+  const issue = () =>
+    tessera.tokens.issueCode({
+      clientId: notes.id,
+      userId: user.id,
+      redirectUri,
+      scope: 'openid notes',
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+    });
+  const exchange = (value: string) =>
+    tokenRequest(
+      app,
+      { id: notes.id },
+      { grant_type: 'authorization_code', code: value, redirect_uri: redirectUri, code_verifier: verifier },
+    );
+
+  await tessera.consents.approve(user.id, notes.id, ['openid', 'notes']);
+  const kept = await exchange(await issue());
+  t.equal(kept.statusCode, 200, 'under a standing approval the exchange works');
+
+  // /authorize checked the approval, then the withdrawal committed, then the code's (batched)
+  // write landed: the code exists, but the family its exchange starts is ended at once.
+  await tessera.consents.revoke(user.id, notes.id);
+  const late = await issue();
+  const refused = await exchange(late);
+  t.equal(refused.statusCode, 400);
+  t.equal(refused.json().error, 'invalid_grant', 'the exchange is refused');
+  t.equal(
+    (await tokenRequest(app, { id: notes.id }, { grant_type: 'refresh_token', refresh_token: kept.json().refresh_token })).json().error,
+    'invalid_grant',
+    'and the family from before the withdrawal ended with it',
+  );
+});
+
 async function listedIds(t: Test, call: Call, user: string, limit: number): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;

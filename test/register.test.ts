@@ -380,7 +380,8 @@ t.test('post_logout_redirect_uris (RP-Initiated Logout): registered, echoed, rep
     ['a relative URI', ['/bye'], /post-logout redirect URI is not an absolute URI/],
   ] as const) {
     const res = await register(app, await initialToken(tessera), { redirect_uris: [REDIRECT], post_logout_redirect_uris: value });
-    refused(t, res, 400, 'invalid_redirect_uri', what, description);
+    // RFC 7591 §3.2.2: invalid_redirect_uri is for redirect_uris only.
+    refused(t, res, 400, 'invalid_client_metadata', what, description);
   }
   refused(
     t,

@@ -139,18 +139,20 @@ export class RedirectUriError extends AdminError {}
  * redirect URI (OpenID Connect RP-Initiated Logout §3.1, where the same rules protect the same thing).
  */
 function checkRedirectUri(uri: string, what = 'redirect URI'): void {
+  // RFC 7591 §3.2.2 keeps invalid_redirect_uri for redirect_uris; any other URI is client metadata.
+  const refusal = (message: string) => (what === 'redirect URI' ? new RedirectUriError(message) : new AdminError(message));
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw new RedirectUriError(`${what} is not an absolute URI: "${uri}"`);
+    throw refusal(`${what} is not an absolute URI: "${uri}"`);
   }
-  if (url.hash || uri.includes('#')) throw new RedirectUriError(`${what} must not have a fragment (RFC 6749 §3.1.2): "${uri}"`);
-  if (/\s/.test(uri)) throw new RedirectUriError(`${what} must not contain spaces: "${uri}"`);
+  if (url.hash || uri.includes('#')) throw refusal(`${what} must not have a fragment (RFC 6749 §3.1.2): "${uri}"`);
+  if (/\s/.test(uri)) throw refusal(`${what} must not contain spaces: "${uri}"`);
   // Native apps use a loopback redirect (RFC 8252 §7.3): private-use schemes (§7.1) can be claimed
   // by any app on the device, so, as the contract says, nothing but https and loopback http.
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-    throw new RedirectUriError(`${what} must use https (or http on loopback): "${uri}"`);
+    throw refusal(`${what} must use https (or http on loopback): "${uri}"`);
 }
 
 /** An origin as browsers send it in `Origin`: scheme, host and port, nothing more. */
@@ -239,6 +241,10 @@ export class Clients {
     redirectUris.forEach((uri) => checkRedirectUri(uri));
     const postLogoutRedirectUris = [...new Set(input.postLogoutRedirectUris ?? [])];
     postLogoutRedirectUris.forEach((uri) => checkRedirectUri(uri, 'post-logout redirect URI'));
+    // The admin API's limits, here too, so the command does the same on the database and through a server.
+    if (postLogoutRedirectUris.length > 20 || postLogoutRedirectUris.some((uri) => uri.length > 2000)) {
+      throw new AdminError('at most 20 post-logout redirect URIs of at most 2000 characters each');
+    }
     const origins = [...new Set(input.origins ?? [])];
     origins.forEach(checkOrigin);
     for (const rule of rules) {

@@ -92,8 +92,8 @@ export class ConsentStore {
       this.db.authorizationCode.deleteMany({ where: { userId, clientId, consumedAt: null } }),
     ]);
     // A code exchanged between reading the grants and the commit started a grant the commit did
-    // not name: it began under the approval just withdrawn, so it ends too. Grants started after
-    // the withdrawal needed a new approval, and stay.
+    // not name: it began under the approval just withdrawn, so it ends too. An exchange that
+    // commits later checks the approval itself (src/oauth/grants/authorization-code.ts).
     await this.endGrants(userId, clientId, new Date());
     return true;
   }

@@ -19,7 +19,7 @@ export const authorizationCode = defineGrant({
   parameters: ['code', 'redirect_uri', 'code_verifier'],
   rules: { issuesRefreshToken: true, publicClientAllowed: true, needsRedirectUri: true, deprecated: false },
 
-  async handle({ client, params }, { tokens, users, idTokens, sessions }) {
+  async handle({ client, params }, { tokens, users, idTokens, sessions, consents }) {
     if (!params.code) throw new InvalidRequestError('Missing parameter: `code`');
     if (!VSCHAR.test(params.code)) throw new InvalidRequestError('Invalid parameter: `code`');
     const code = await tokens.findCode(params.code);
@@ -55,6 +55,12 @@ export const authorizationCode = defineGrant({
     // the family.
     if (code.sessionId !== null && (await sessions.isEnded(code.sessionId))) {
       await tokens.revokeFamily(grantId, client.id, 'the session of the authorization code ended');
+      throw invalid();
+    }
+    // The same for a third-party client's approval: a withdrawal (ConsentStore.revoke) ends the
+    // families it finds, and one committed after it is caught here.
+    if (client.consent && !(await consents.covers(user.id, client.id, parseScope(scope)))) {
+      await tokens.revokeFamily(grantId, client.id, 'the approval of the authorization code was withdrawn');
       throw invalid();
     }
     return withIdToken(issued, scope, idTokens, { client, user, ...signIn, nonce: code.nonce });

@@ -1,6 +1,7 @@
 // What a grant type is (RFC 6749 §4): its name, the parameters it reads, the rules registration
 // and discovery read, and its handler. One file per grant beside this one; index.ts lists them.
 import type { GrantRules } from '../../domain/clients.js';
+import type { Consents } from '../../domain/consents.js';
 import type { Sessions } from '../../domain/sessions.js';
 import type { Users } from '../../domain/users.js';
 import type { ClientRecord } from '../../records.js';
@@ -23,6 +24,8 @@ export interface GrantServices {
   idTokens: Pick<IdTokens, 'mint'>;
   /** Whether a code's session has ended since the code was issued (the authorization_code grant). */
   sessions: Pick<Sessions, 'isEnded'>;
+  /** Whether a third-party client's approval still covers a code's scope (the authorization_code grant). */
+  consents: Pick<Consents, 'covers'>;
 }
 
 export interface GrantType<P extends string = string> {
