@@ -13,6 +13,10 @@ async function allFailClearly(t: Test, env: Record<string, string>, cases: [stri
   runs.forEach((run, i) => failsClearly(t, run, cases[i]![1]));
 }
 
+// Every command is a process of its own (about 1.5 s to start on this machine, more when busy):
+// together they outlast the default timeout when the suite's other job loads the machine too.
+t.setTimeout(600_000);
+
 t.test('the tessera command', async (t) => {
   const db = await testDatabase(t);
   const env = cliEnv(db, 'cli-test-secret-cli-test-secret-0123456');

@@ -4,15 +4,11 @@
 // the page works in a real browser with nothing loaded from anywhere but this server.
 import t, { type Test } from 'tap';
 import { subscribe } from 'node:diagnostics_channel';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { chromium } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './helpers/browser.ts';
 import { startTessera } from './helpers/harness.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { freePort } from './helpers/server-process.ts';
 
 // ── Every route each app has ─────────────────────────────────────────────────────────────────
 /**
@@ -255,64 +251,40 @@ t.test('GET /docs: the page and everything it loads come from this server', asyn
   t.same(feed.json(), (await app.inject('/openapi.json')).json(), 'the page renders /openapi.json');
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+t.test('GET /docs renders the API in Chromium, offline', { skip: chromiumSkip() }, async (t) => {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const { app } = await startTessera(t, { env: { TESSERA_ISSUER: origin } });
+  await app.listen({ port, host: '127.0.0.1' });
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  // Every request the page makes passes here; one to anywhere but this server is refused and noted.
+  const local: string[] = [];
+  const outside: string[] = [];
+  await page.route('**/*', async (route) => {
+    const requested = route.request().url();
+    if (new URL(requested).origin === origin || requested.startsWith('data:')) {
+      local.push(new URL(requested).pathname);
+      await route.continue();
+    } else {
+      outside.push(requested);
+      await route.abort('blockedbyclient');
+    }
+  });
+  // Script errors, and console errors (where the browser reports what the page's CSP refused).
+  const scriptErrors: string[] = [];
+  page.on('pageerror', (error) => scriptErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') scriptErrors.push(message.text());
+  });
 
-t.test(
-  'GET /docs renders the API in Chromium, offline',
-  { skip: existsSync(CHROMIUM) ? false : `SKIPPED: no ${CHROMIUM} (apt-get install chromium)` },
-  async (t) => {
-    const port = await freePort();
-    const origin = `http://127.0.0.1:${port}`;
-    const { app } = await startTessera(t, { env: { TESSERA_ISSUER: origin } });
-    await app.listen({ port, host: '127.0.0.1' });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    t.teardown(() => browser.close());
-    const page = await browser.newPage();
-    // Every request the page makes passes here; one to anywhere but this server is refused and noted.
-    const local: string[] = [];
-    const outside: string[] = [];
-    await page.route('**/*', async (route) => {
-      const requested = route.request().url();
-      if (new URL(requested).origin === origin || requested.startsWith('data:')) {
-        local.push(new URL(requested).pathname);
-        await route.continue();
-      } else {
-        outside.push(requested);
-        await route.abort('blockedbyclient');
-      }
-    });
-    // Script errors, and console errors (where the browser reports what the page's CSP refused).
-    const scriptErrors: string[] = [];
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') scriptErrors.push(message.text());
-    });
-
-    await page.goto(`${origin}/docs`);
-    // swagger-ui renders each operation with its path; /token is among them once the document loaded.
-    await page.locator('.opblock-summary-path[data-path="/token"]').first().waitFor({ timeout: 30_000 });
-    t.ok(await page.locator('.opblock-summary-path[data-path="/introspect"]').count(), 'the operations are listed');
-    t.ok(await page.getByText('Token endpoint (RFC 6749 §3.2): every grant').count(), 'with their summaries');
-    t.same(outside, [], 'no request left 127.0.0.1');
-    t.same(scriptErrors, [], 'no script error, nothing refused');
-    t.ok(local.includes('/docs/static/swagger-ui-bundle.js'), 'the bundle came from this server');
-    t.ok(local.includes('/docs/json'), 'and the document');
-  },
-);
+  await page.goto(`${origin}/docs`);
+  // swagger-ui renders each operation with its path; /token is among them once the document loaded.
+  await page.locator('.opblock-summary-path[data-path="/token"]').first().waitFor({ timeout: 30_000 });
+  t.ok(await page.locator('.opblock-summary-path[data-path="/introspect"]').count(), 'the operations are listed');
+  t.ok(await page.getByText('Token endpoint (RFC 6749 §3.2): every grant').count(), 'with their summaries');
+  t.same(outside, [], 'no request left 127.0.0.1');
+  t.same(scriptErrors, [], 'no script error, nothing refused');
+  t.ok(local.includes('/docs/static/swagger-ui-bundle.js'), 'the bundle came from this server');
+  t.ok(local.includes('/docs/json'), 'and the document');
+});
