@@ -26,6 +26,19 @@ async function codeFor(
   extra: { scope?: string; nonce?: string | null; authTime?: Date | null; sessionId?: string | null } = {},
 ) {
   const { verifier, challenge } = pkcePair();
+  // A code names a live session (an exchange refuses one whose session has ended): stored here
+  // under the id the test names, as a sign-in on /authorize stores one.
+  if (extra.sessionId) {
+    const now = new Date();
+    await server.tessera.store.sessions.create({
+      id: extra.sessionId,
+      digest: createHash('sha256').update(extra.sessionId).digest('hex'),
+      userId,
+      authTime: extra.authTime ?? now,
+      lastSeenAt: now,
+      expiresAt: new Date(now.getTime() + 3_600_000),
+    });
+  }
   const code = await server.tessera.tokens.issueCode({
     clientId: client.id,
     userId,
